@@ -1,0 +1,77 @@
+#pragma once
+/// Callback: code that runs at Lightning's hook points without living in the model.
+#include "lightning/core/batch.h"
+#include "lightning/core/module.h"
+
+#include <exception>
+#include <map>
+#include <string>
+#include <typeinfo>
+
+namespace lightning {
+
+class Trainer;
+
+/// Every Lightning callback hook, as a no-op virtual. Callbacks read the trainer's public
+/// state and may set `trainer.should_stop`.
+class Callback {
+ public:
+  virtual ~Callback() = default;
+
+  /// Identifies this callback's state in checkpoints; by default its type name.
+  virtual std::string state_key() const;
+  virtual std::map<std::string, torch::Tensor> state_dict() const { return {}; }
+  virtual void load_state_dict(const std::map<std::string, torch::Tensor>& state) {}
+
+  virtual void setup(Trainer& trainer, LightningModule& module, const std::string& stage) {}
+  virtual void teardown(Trainer& trainer, LightningModule& module, const std::string& stage) {}
+  virtual void on_fit_start(Trainer& trainer, LightningModule& module) {}
+  virtual void on_fit_end(Trainer& trainer, LightningModule& module) {}
+  virtual void on_sanity_check_start(Trainer& trainer, LightningModule& module) {}
+  virtual void on_sanity_check_end(Trainer& trainer, LightningModule& module) {}
+  virtual void on_train_start(Trainer& trainer, LightningModule& module) {}
+  virtual void on_train_end(Trainer& trainer, LightningModule& module) {}
+  virtual void on_validation_start(Trainer& trainer, LightningModule& module) {}
+  virtual void on_validation_end(Trainer& trainer, LightningModule& module) {}
+  virtual void on_test_start(Trainer& trainer, LightningModule& module) {}
+  virtual void on_test_end(Trainer& trainer, LightningModule& module) {}
+  virtual void on_predict_start(Trainer& trainer, LightningModule& module) {}
+  virtual void on_predict_end(Trainer& trainer, LightningModule& module) {}
+  virtual void on_train_epoch_start(Trainer& trainer, LightningModule& module) {}
+  virtual void on_train_epoch_end(Trainer& trainer, LightningModule& module) {}
+  virtual void on_validation_epoch_start(Trainer& trainer, LightningModule& module) {}
+  virtual void on_validation_epoch_end(Trainer& trainer, LightningModule& module) {}
+  virtual void on_test_epoch_start(Trainer& trainer, LightningModule& module) {}
+  virtual void on_test_epoch_end(Trainer& trainer, LightningModule& module) {}
+  virtual void on_predict_epoch_start(Trainer& trainer, LightningModule& module) {}
+  virtual void on_predict_epoch_end(Trainer& trainer, LightningModule& module) {}
+  virtual void on_train_batch_start(Trainer& trainer, LightningModule& module, const Batch& batch,
+                                    int64_t batch_idx) {}
+  virtual void on_train_batch_end(Trainer& trainer, LightningModule& module, const StepOutput& outputs,
+                                  const Batch& batch, int64_t batch_idx) {}
+  virtual void on_validation_batch_start(Trainer& trainer, LightningModule& module, const Batch& batch,
+                                         int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_validation_batch_end(Trainer& trainer, LightningModule& module, const StepOutput& outputs,
+                                       const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_test_batch_start(Trainer& trainer, LightningModule& module, const Batch& batch,
+                                   int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_test_batch_end(Trainer& trainer, LightningModule& module, const StepOutput& outputs,
+                                 const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_predict_batch_start(Trainer& trainer, LightningModule& module, const Batch& batch,
+                                      int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_predict_batch_end(Trainer& trainer, LightningModule& module, const torch::IValue& outputs,
+                                    const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_exception(Trainer& trainer, LightningModule& module, const std::exception_ptr& exception) {}
+  virtual void on_before_backward(Trainer& trainer, LightningModule& module, const torch::Tensor& loss) {}
+  virtual void on_after_backward(Trainer& trainer, LightningModule& module) {}
+  virtual void on_before_optimizer_step(Trainer& trainer, LightningModule& module,
+                                        torch::optim::Optimizer& optimizer) {}
+  virtual void on_before_zero_grad(Trainer& trainer, LightningModule& module,
+                                   torch::optim::Optimizer& optimizer) {}
+
+  /// Callbacks that monitor metrics (checkpointing, early stopping) run their
+  /// `on_train_epoch_end` after the module's, so they see what it logged (as in Lightning).
+  virtual bool monitors_metrics() const { return false; }
+};
+
+}  // namespace lightning

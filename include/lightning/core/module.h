@@ -1,0 +1,221 @@
+#pragma once
+/// LightningModule: a torch::nn::Module that knows how to train, validate, test and predict.
+#include "lightning/core/batch.h"
+#include "lightning/core/hyperparameters.h"
+#include "lightning/core/optimizer_config.h"
+#include "lightning/data/dataloader.h"
+
+#include <ATen/core/ivalue.h>
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <fmt/format.h>
+
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lightning {
+
+class Trainer;
+class Callback;
+
+/// What a `*_step` returns: a loss (training) and/or named tensors. A default-constructed
+/// StepOutput is "nothing"; from `training_step` it skips the optimizer step, as returning
+/// `None` does in Lightning.
+struct StepOutput {
+  StepOutput() = default;
+  StepOutput(torch::Tensor loss) : loss(std::move(loss)) {}
+  /// Named outputs; a "loss" entry becomes `loss`.
+  StepOutput(std::initializer_list<std::pair<std::string, torch::Tensor>> items);
+  bool empty() const { return !loss.defined() && extras.empty(); }
+  torch::Tensor loss;
+  std::map<std::string, torch::Tensor> extras;
+};
+
+/// Options of `LightningModule::log`, with Lightning's names and defaults. `on_step` and
+/// `on_epoch` default per hook: training step hooks log per step, everything else per epoch.
+struct LogOptions {
+  bool prog_bar = false;
+  bool logger = true;
+  std::optional<bool> on_step;
+  std::optional<bool> on_epoch;
+  /// "mean" (weighted by batch size), "max", "min" or "sum": how step values become the epoch value.
+  std::string reduce_fx = "mean";
+  bool enable_graph = false;
+  bool sync_dist = false;
+  /// Appends "/dataloader_idx_N" to the key when there are several evaluation dataloaders.
+  bool add_dataloader_idx = true;
+  /// Batch size used to weight the epoch mean; by default the current batch's size.
+  std::optional<int64_t> batch_size;
+  bool rank_zero_only = false;
+};
+
+/// A value passed to `log`: a scalar tensor or a number.
+struct LogValue {
+  LogValue(torch::Tensor t) : tensor(std::move(t)) {}
+  LogValue(double v) : number(v) {}
+  LogValue(float v) : number(v) {}
+  LogValue(int v) : number(v) {}
+  LogValue(int64_t v) : number(static_cast<double>(v)) {}
+  torch::Tensor tensor;
+  double number = 0;
+};
+
+namespace detail {
+/// Thrown by the default `*_step` implementations so the loops can tell "not overridden".
+struct StepNotOverridden {
+  const char* hook;
+};
+}  // namespace detail
+
+/// Subclass it, override the steps you need and `configure_optimizers`:
+///
+///     struct Model : lightning::LightningModule {
+///       torch::nn::Linear layer{nullptr};
+///       Model() { layer = register_module("layer", torch::nn::Linear(32, 2)); }
+///       lightning::StepOutput training_step(const lightning::Batch& b, int64_t) override {
+///         auto loss = layer(b[0]).sum();
+///         log("train_loss", loss);
+///         return loss;
+///       }
+///       lightning::OptimizerConfig configure_optimizers() override {
+///         return std::make_shared<torch::optim::SGD>(parameters(), 0.1);
+///       }
+///     };
+class LightningModule : public torch::nn::Module {
+ public:
+  LightningModule() = default;
+  explicit LightningModule(const std::string& name) : torch::nn::Module(name) {}
+  ~LightningModule() override = default;
+
+  // --- steps --------------------------------------------------------------------------
+  /// Default: one tensor in, one tensor out; override to use ModelSummary's in/out sizes.
+  virtual torch::Tensor forward(const torch::Tensor& input);
+  virtual StepOutput training_step(const Batch& batch, int64_t batch_idx);
+  virtual StepOutput validation_step(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx);
+  virtual StepOutput test_step(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx);
+  /// Default: `forward(batch[0])`.
+  virtual torch::IValue predict_step(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx);
+  /// Required for `fit`; the default throws MisconfigurationException.
+  virtual OptimizerConfig configure_optimizers();
+  virtual std::vector<std::shared_ptr<Callback>> configure_callbacks() { return {}; }
+
+  // --- optimization hooks ---------------------------------------------------------------
+  virtual void backward(const torch::Tensor& loss) { loss.backward(); }
+  /// Default: `optimizer.step(closure)`; the closure runs training_step, zero_grad and backward.
+  virtual void optimizer_step(int64_t epoch, int64_t batch_idx, torch::optim::Optimizer& optimizer,
+                              const std::function<torch::Tensor()>& closure);
+  /// Default: sets gradients to none (as `zero_grad(set_to_none=True)`).
+  virtual void optimizer_zero_grad(int64_t epoch, int64_t batch_idx, torch::optim::Optimizer& optimizer);
+  /// Default: `clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)`; the
+  /// Trainer passes its `gradient_clip_val` / `gradient_clip_algorithm` flags.
+  virtual void configure_gradient_clipping(torch::optim::Optimizer& optimizer,
+                                           std::optional<double> gradient_clip_val,
+                                           std::optional<std::string> gradient_clip_algorithm);
+  /// Clips the gradients of `optimizer`'s parameters: by total 2-norm ("norm", the default) or
+  /// elementwise ("value"). A value of 0 or unset does nothing.
+  void clip_gradients(torch::optim::Optimizer& optimizer, std::optional<double> gradient_clip_val,
+                      std::optional<std::string> gradient_clip_algorithm = std::nullopt);
+  /// Runs backward with the on_before_backward/on_after_backward hooks (manual optimization).
+  void manual_backward(const torch::Tensor& loss);
+  virtual void on_before_backward(const torch::Tensor& loss) {}
+  virtual void on_after_backward() {}
+  virtual void on_before_optimizer_step(torch::optim::Optimizer& optimizer) {}
+  virtual void on_before_zero_grad(torch::optim::Optimizer& optimizer) {}
+
+  // --- model hooks (no-ops) -------------------------------------------------------------
+  virtual void setup(const std::string& stage) {}
+  virtual void teardown(const std::string& stage) {}
+  virtual void prepare_data() {}
+  virtual void configure_model() {}
+  virtual void on_fit_start() {}
+  virtual void on_fit_end() {}
+  virtual void on_train_start() {}
+  virtual void on_train_end() {}
+  virtual void on_validation_start() {}
+  virtual void on_validation_end() {}
+  virtual void on_test_start() {}
+  virtual void on_test_end() {}
+  virtual void on_predict_start() {}
+  virtual void on_predict_end() {}
+  /// Return -1 to skip the rest of the current epoch.
+  virtual int on_train_batch_start(const Batch& batch, int64_t batch_idx) { return 0; }
+  virtual void on_train_batch_end(const StepOutput& outputs, const Batch& batch, int64_t batch_idx) {}
+  virtual void on_validation_batch_start(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_validation_batch_end(const StepOutput& outputs, const Batch& batch, int64_t batch_idx,
+                                       int64_t dataloader_idx) {}
+  virtual void on_test_batch_start(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_test_batch_end(const StepOutput& outputs, const Batch& batch, int64_t batch_idx,
+                                 int64_t dataloader_idx) {}
+  virtual void on_predict_batch_start(const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {}
+  virtual void on_predict_batch_end(const torch::IValue& outputs, const Batch& batch, int64_t batch_idx,
+                                    int64_t dataloader_idx) {}
+  virtual void on_train_epoch_start() {}
+  virtual void on_train_epoch_end() {}
+  virtual void on_validation_epoch_start() {}
+  virtual void on_validation_epoch_end() {}
+  virtual void on_test_epoch_start() {}
+  virtual void on_test_epoch_end() {}
+  virtual void on_predict_epoch_start() {}
+  virtual void on_predict_epoch_end() {}
+  /// Default: `zero_grad` of the module's parameters (set to none) before validation in `fit`.
+  virtual void on_validation_model_zero_grad();
+  virtual void on_validation_model_eval() { eval(); }
+  virtual void on_validation_model_train() { train(); }
+  virtual void on_test_model_eval() { eval(); }
+  virtual void on_test_model_train() { train(); }
+  virtual void on_predict_model_eval() { eval(); }
+
+  // --- data hooks -------------------------------------------------------------------------
+  /// Used when neither dataloaders nor a datamodule are passed to the Trainer; empty = none.
+  virtual DataLoaders train_dataloader() { return {}; }
+  virtual DataLoaders val_dataloader() { return {}; }
+  virtual DataLoaders test_dataloader() { return {}; }
+  virtual DataLoaders predict_dataloader() { return {}; }
+  virtual Batch on_before_batch_transfer(Batch batch, int64_t dataloader_idx) { return batch; }
+  virtual Batch transfer_batch_to_device(Batch batch, const torch::Device& device, int64_t dataloader_idx);
+  virtual Batch on_after_batch_transfer(Batch batch, int64_t dataloader_idx) { return batch; }
+
+  // --- logging ----------------------------------------------------------------------------
+  /// Records a metric, as Lightning's `self.log`. Throws MisconfigurationException when called
+  /// from a hook that does not allow logging, or with a non-scalar tensor.
+  void log(const std::string& name, const LogValue& value, const LogOptions& options = {});
+  void log_dict(const std::map<std::string, LogValue>& values, const LogOptions& options = {});
+
+  // --- state ------------------------------------------------------------------------------
+  /// The Trainer running this module; throws when the module is not attached to one.
+  Trainer& trainer() const;
+  bool has_trainer() const { return trainer_ != nullptr; }
+  int64_t current_epoch() const;
+  int64_t global_step() const;
+  torch::Device device() const { return device_; }
+  /// Stores hyperparameters (shown by loggers, saved in checkpoints).
+  void save_hyperparameters(const Hyperparameters& hparams);
+  const Hyperparameters& hparams() const { return hparams_; }
+  /// Set to false to step optimizers yourself in `training_step` (manual optimization).
+  bool automatic_optimization = true;
+  /// An example input; lets ModelSummary show input/output sizes.
+  torch::Tensor example_input_array;
+  /// The optimizers from configure_optimizers, once the Trainer set them up.
+  const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const { return optimizers_; }
+
+  /// Prints a line on the global-zero process only (Lightning's `self.print`).
+  template <typename... Args>
+  void print(fmt::format_string<Args...> format, Args&&... args) const {
+    if (is_global_zero()) std::cout << fmt::format(format, std::forward<Args>(args)...) << std::endl;
+  }
+
+ private:
+  friend class Trainer;
+  bool is_global_zero() const;
+  Trainer* trainer_ = nullptr;
+  torch::Device device_{torch::kCPU};
+  Hyperparameters hparams_;
+  std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
+};
+
+}  // namespace lightning

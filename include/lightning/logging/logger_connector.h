@@ -1,0 +1,50 @@
+#pragma once
+/// LoggerConnector: turns what `log` recorded into the trainer's metric dictionaries and
+/// into logger rows (every `log_every_n_steps`, and at epoch ends), as Lightning does.
+#include "lightning/logging/result_collection.h"
+
+#include <torch/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+
+namespace lightning {
+
+class Trainer;
+
+class LoggerConnector {
+ public:
+  explicit LoggerConnector(Trainer& trainer) : trainer_(trainer) {}
+
+  /// Sends `metrics` to every logger (adding "epoch" and the step Lightning uses when `step`
+  /// is unset) and records them as logged metrics. A no-op without loggers.
+  void log_metrics(const std::map<std::string, torch::Tensor>& metrics, std::optional<int64_t> step = std::nullopt);
+  /// A training row is due at this batch.
+  bool should_update_logs() const;
+  void on_batch_start(ResultCollection& results);
+  void update_train_step_metrics();
+  void update_train_epoch_metrics();
+  void update_eval_step_metrics(ResultCollection& results, int64_t step);
+  /// Epoch end of an evaluation: updates the dictionaries, logs a row (not when sanity checking).
+  void update_eval_epoch_metrics(ResultCollection& results);
+  void epoch_end_reached() { epoch_end_reached_ = true; }
+  void on_epoch_start() { epoch_end_reached_ = false; }
+  /// Clears the three dictionaries (start of a run, end of the sanity check).
+  void reset_metrics();
+
+  /// The dictionaries are brought up to date when read (never per step): from the running
+  /// loop's results, and at epoch ends when a loop's values are final.
+  std::map<std::string, torch::Tensor>& callback_metrics();
+  std::map<std::string, torch::Tensor>& logged_metrics();
+  std::map<std::string, double> progress_bar_metrics();
+
+ private:
+  void refresh_from_active_results();
+  void merge(const MetricViews& views);
+  Trainer& trainer_;
+  bool epoch_end_reached_ = false;
+  std::map<std::string, torch::Tensor> callback_metrics_, logged_metrics_, progress_bar_metrics_;
+};
+
+}  // namespace lightning

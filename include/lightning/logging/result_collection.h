@@ -1,0 +1,81 @@
+#pragma once
+/// ResultCollection: what `LightningModule::log` recorded in one loop, and how step values
+/// become epoch values (Lightning's `_ResultCollection`).
+#include "lightning/core/module.h"
+
+#include <torch/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace lightning {
+
+enum class ReduceFx { Mean, Max, Min, Sum };
+
+/// One logged key: how it was logged and its values so far.
+struct ResultMetric {
+  std::string fx;    // the hook that logged it
+  std::string name;  // the key, with "/dataloader_idx_N" when added
+  bool prog_bar = false;
+  bool logger = true;
+  bool on_step = false;
+  bool on_epoch = true;
+  bool enable_graph = false;
+  ReduceFx reduce = ReduceFx::Mean;
+
+  /// Logged with both on_step and on_epoch: reported as name_step / name_epoch.
+  bool forked() const { return on_step && on_epoch; }
+  std::string forked_name(bool step) const {
+    return forked() ? name + (step ? "_step" : "_epoch") : name;
+  }
+
+  /// The value logged in the current batch (undefined when not logged in it).
+  torch::Tensor step_value;
+  /// Step values not yet folded into the epoch value, with their batch sizes (weights).
+  std::vector<torch::Tensor> pending;
+  std::vector<double> pending_weights;
+  /// The epoch value, computed at most once per epoch.
+  torch::Tensor epoch_value;
+  bool updated_this_epoch = false;
+
+  void update(const torch::Tensor& value, double batch_size);
+  torch::Tensor compute();
+  void reset();
+
+ private:
+  void fold();
+};
+
+/// The three views Lightning derives from logged values.
+struct MetricViews {
+  std::map<std::string, torch::Tensor> log, callback, pbar;
+};
+
+class ResultCollection {
+ public:
+  /// `training`: step values also reach callback metrics (as in Lightning's training loop).
+  explicit ResultCollection(bool training) : training_(training) {}
+
+  /// Records `value` under `fx`/`name`. Throws MisconfigurationException when the same key is
+  /// logged again in `fx` with different options, the tensor is not a scalar, or `reduce_fx`
+  /// is unknown.
+  void log(const std::string& fx, const std::string& name, const torch::Tensor& value, bool on_step,
+           bool on_epoch, const LogOptions& options, double batch_size);
+  /// Step values (on_step=true) or epoch values of everything logged.
+  MetricViews metrics(bool on_step);
+  /// Forgets the values of the current batch.
+  void on_batch_start();
+  /// Forgets everything (start of an epoch).
+  void reset();
+  bool empty() const { return metrics_.empty(); }
+  bool training() const { return training_; }
+
+ private:
+  bool training_;
+  // Keyed by "fx.name"; insertion order kept for stable output.
+  std::vector<std::string> order_;
+  std::map<std::string, ResultMetric> metrics_;
+};
+
+}  // namespace lightning

@@ -1,0 +1,27 @@
+#pragma once
+/// Resumable progress counters, as Lightning's `loops/progress.py`: each event is counted
+/// when it is ready, started, processed and completed, in total and within the current run.
+#include <cstdint>
+
+namespace lightning {
+
+struct ProgressTracker {
+  int64_t ready = 0, started = 0, processed = 0, completed = 0;
+  void reset() { *this = {}; }
+};
+
+struct Progress {
+  ProgressTracker total, current;
+  void increment_ready() { ++total.ready, ++current.ready; }
+  void increment_started() { ++total.started, ++current.started; }
+  void increment_processed() { ++total.processed, ++current.processed; }
+  void increment_completed() { ++total.completed, ++current.completed; }
+  void reset_current() { current.reset(); }
+};
+
+/// Batch progress also knows whether the current batch is the last of its epoch.
+struct BatchProgress : Progress {
+  bool is_last_batch = false;
+};
+
+}  // namespace lightning

@@ -1,0 +1,43 @@
+#pragma once
+/// TrainingEpochLoop: one training epoch — fetches batches, runs the optimization, decides
+/// when to validate and when to stop.
+#include "lightning/data/dataloader.h"
+#include "lightning/logging/result_collection.h"
+#include "lightning/loops/evaluation_loop.h"
+#include "lightning/loops/optimization.h"
+#include "lightning/loops/progress.h"
+
+namespace lightning {
+
+class Trainer;
+
+class TrainingEpochLoop {
+ public:
+  explicit TrainingEpochLoop(Trainer& trainer);
+  void run(DataLoader& loader);
+  int64_t global_step() const { return optimization.optimizer_steps; }
+  /// Index of the current batch within the epoch.
+  int64_t batch_idx() const { return batch_progress.current.ready - 1; }
+  /// Index of the current batch across epochs.
+  int64_t total_batch_idx() const { return batch_progress.total.ready - 1; }
+  /// The epoch's batches all ran (or max_steps was hit).
+  bool done() const;
+  /// Whether this batch only accumulates gradients (no optimizer step).
+  bool should_accumulate() const;
+
+  BatchProgress batch_progress;
+  /// Batches that stepped an optimizer (or would have): the step of logger rows.
+  int64_t batches_that_stepped = 0;
+  ResultCollection results{true};
+  EvaluationLoop val_loop;
+  AutomaticOptimization optimization;
+
+ private:
+  void advance(Batch batch, int64_t batch_idx);
+  bool should_check_val() const;
+  bool num_ready_batches_reached() const;
+  Trainer& trainer_;
+  bool skip_rest_of_epoch_ = false;
+};
+
+}  // namespace lightning

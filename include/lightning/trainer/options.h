@@ -1,0 +1,133 @@
+#pragma once
+/// TrainerOptions: every Trainer flag, with Lightning's names, defaults and value forms.
+/// Fields follow the order of Lightning's `Trainer.__init__` (2.x; 1.9-only flags sit where
+/// 1.9 had them), because C++20 designated initializers must follow declaration order:
+///
+///     lightning::Trainer trainer({.accelerator = "cpu", .max_epochs = 5, .limit_train_batches = 0.25});
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace lightning {
+
+class Callback;
+class Logger;
+
+/// An int count of batches or a float fraction (`= 10` and `= 0.25` both compile).
+/// Lightning's rule: ints are counts, floats in [0, 1] are fractions, 0 disables.
+struct BatchLimit {
+  BatchLimit(int count) : value(static_cast<int64_t>(count)) {}
+  BatchLimit(int64_t count) : value(count) {}
+  BatchLimit(double fraction) : value(fraction) {}
+  std::variant<int64_t, double> value;
+  bool is_count() const { return std::holds_alternative<int64_t>(value); }
+  std::string str() const;
+};
+
+/// `devices`: an int count, a list of indices, or a string ("auto", "1", "0,2", "-1").
+struct Devices {
+  Devices(int count) : value(static_cast<int64_t>(count)) {}
+  Devices(const char* spec) : value(std::string(spec)) {}
+  Devices(std::string spec) : value(std::move(spec)) {}
+  Devices(std::vector<int> ids) : value(std::move(ids)) {}
+  std::variant<int64_t, std::string, std::vector<int>> value;
+  std::string str() const;
+};
+
+/// `precision`: 64, 32, 16 or a string ("32-true", "bf16-mixed", ...).
+struct PrecisionInput {
+  PrecisionInput(int bits) : value(std::to_string(bits)) {}
+  PrecisionInput(const char* spec) : value(spec) {}
+  PrecisionInput(std::string spec) : value(std::move(spec)) {}
+  std::string value;
+};
+
+/// `logger`: true (the default logger), false (none), one logger, or several.
+struct LoggerInput {
+  LoggerInput(bool enabled) : enabled(enabled) {}
+  LoggerInput(std::shared_ptr<Logger> logger) : loggers{std::move(logger)} {}
+  template <typename L, typename = std::enable_if_t<std::is_base_of_v<Logger, L>>>
+  LoggerInput(std::shared_ptr<L> logger) : loggers{std::move(logger)} {}
+  LoggerInput(std::vector<std::shared_ptr<Logger>> all) : loggers(std::move(all)) {}
+  bool enabled = true;
+  std::vector<std::shared_ptr<Logger>> loggers;
+};
+
+/// `fast_dev_run`: true (1 batch) or a number of batches.
+struct FastDevRun {
+  FastDevRun(bool on) : batches(on ? 1 : 0) {}
+  FastDevRun(int n) : batches(n) {}
+  int64_t batches = 0;
+};
+
+/// `max_time`: "DD:HH:MM:SS", a duration, or {{"days", 1}, {"hours", 5}}.
+struct MaxTime {
+  MaxTime(const char* spec) : value(std::string(spec)) {}
+  MaxTime(std::string spec) : value(std::move(spec)) {}
+  template <typename Rep, typename Period>
+  MaxTime(std::chrono::duration<Rep, Period> d)
+      : value(std::chrono::duration_cast<std::chrono::duration<double>>(d)) {}
+  MaxTime(std::map<std::string, int64_t> parts) : value(std::move(parts)) {}
+  std::variant<std::string, std::chrono::duration<double>, std::map<std::string, int64_t>> value;
+  /// The duration; throws MisconfigurationException naming `max_time`, the value and the forms accepted.
+  std::chrono::duration<double> seconds() const;
+};
+
+/// `deterministic`: true, false or "warn".
+struct Deterministic {
+  Deterministic(bool on) : value(on ? "true" : "false") {}
+  Deterministic(const char* spec) : value(spec) {}
+  std::string value;
+};
+
+struct TrainerOptions {
+  std::string accelerator = "auto";
+  std::string strategy = "auto";
+  Devices devices = "auto";
+  int64_t num_nodes = 1;
+  PrecisionInput precision = "32-true";
+  LoggerInput logger = true;
+  std::vector<std::shared_ptr<Callback>> callbacks;
+  FastDevRun fast_dev_run = false;
+  /// Unset: 1000 when max_steps is -1 too, else -1 (no limit).
+  std::optional<int64_t> max_epochs;
+  std::optional<int64_t> min_epochs;
+  int64_t max_steps = -1;
+  std::optional<int64_t> min_steps;
+  std::optional<MaxTime> max_time;
+  std::optional<BatchLimit> limit_train_batches;
+  std::optional<BatchLimit> limit_val_batches;
+  std::optional<BatchLimit> limit_test_batches;
+  std::optional<BatchLimit> limit_predict_batches;
+  BatchLimit overfit_batches = 0.0;
+  /// Float: fraction of the training epoch; int: every N training batches.
+  std::optional<BatchLimit> val_check_interval;
+  /// Unset (std::nullopt) means: validate every `val_check_interval` batches across epochs.
+  std::optional<int64_t> check_val_every_n_epoch = 1;
+  std::optional<int64_t> num_sanity_val_steps;  // 2; -1 runs the whole validation set
+  std::optional<int64_t> log_every_n_steps;     // 50
+  std::optional<bool> enable_checkpointing;
+  std::optional<bool> enable_progress_bar;
+  std::optional<bool> enable_model_summary;
+  int64_t accumulate_grad_batches = 1;
+  std::optional<double> gradient_clip_val;
+  std::optional<std::string> gradient_clip_algorithm;
+  std::optional<Deterministic> deterministic;
+  std::optional<bool> benchmark;
+  bool inference_mode = true;
+  bool use_distributed_sampler = true;
+  std::optional<std::string> profiler;
+  bool detect_anomaly = false;
+  bool barebones = false;
+  bool sync_batchnorm = false;
+  int64_t reload_dataloaders_every_n_epochs = 0;
+  /// Unset: the current working directory.
+  std::optional<std::string> default_root_dir;
+};
+
+}  // namespace lightning

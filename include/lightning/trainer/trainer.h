@@ -1,0 +1,245 @@
+#pragma once
+/// The Trainer: `fit`, `validate`, `test` and `predict` a LightningModule, as Lightning does.
+#include "lightning/core/datamodule.h"
+#include "lightning/core/module.h"
+#include "lightning/data/dataloader.h"
+#include "lightning/trainer/options.h"
+#include "lightning/trainer/state.h"
+
+#include <ATen/core/ivalue.h>
+#include <torch/types.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lightning {
+
+class Callback;
+class Logger;
+class FitLoop;
+class EvaluationLoop;
+class PredictionLoop;
+class LoggerConnector;
+class ResultCollection;
+class TQDMProgressBar;
+namespace detail {
+struct ResolvedOptions;
+class SignalGuard;
+}  // namespace detail
+
+using MetricMap = std::map<std::string, torch::Tensor>;
+
+/// Training and evaluation driver. Construction validates every flag (throwing
+/// MisconfigurationException naming the flag, the value and what is accepted).
+///
+///     lightning::Trainer trainer({.max_epochs = 2, .limit_train_batches = 100});
+///     trainer.fit(model, train_loader, val_loader);
+///     auto results = trainer.test(model, test_loader);
+class Trainer {
+ public:
+  explicit Trainer(TrainerOptions options = {});
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // --- entry points ---------------------------------------------------------------------
+  /// Dataloaders given here take precedence over the datamodule's and the module's hooks.
+  void fit(std::shared_ptr<LightningModule> model, std::optional<DataLoader> train_dataloader = std::nullopt,
+           DataLoaders val_dataloaders = {});
+  void fit(std::shared_ptr<LightningModule> model, std::shared_ptr<LightningDataModule> datamodule);
+  /// One map of metrics (callback metrics logged in the epoch) per dataloader.
+  std::vector<std::map<std::string, double>> validate(std::shared_ptr<LightningModule> model,
+                                                      DataLoaders dataloaders = {}, bool verbose = true);
+  std::vector<std::map<std::string, double>> validate(std::shared_ptr<LightningModule> model,
+                                                      std::shared_ptr<LightningDataModule> datamodule,
+                                                      bool verbose = true);
+  std::vector<std::map<std::string, double>> test(std::shared_ptr<LightningModule> model,
+                                                  DataLoaders dataloaders = {}, bool verbose = true);
+  std::vector<std::map<std::string, double>> test(std::shared_ptr<LightningModule> model,
+                                                  std::shared_ptr<LightningDataModule> datamodule,
+                                                  bool verbose = true);
+  /// The outputs of `predict_step`, one vector per dataloader (empty when not returned).
+  std::vector<std::vector<torch::IValue>> predict(std::shared_ptr<LightningModule> model,
+                                                  DataLoaders dataloaders = {}, bool return_predictions = true);
+  std::vector<std::vector<torch::IValue>> predict(std::shared_ptr<LightningModule> model,
+                                                  std::shared_ptr<LightningDataModule> datamodule,
+                                                  bool return_predictions = true);
+
+  // --- properties -------------------------------------------------------------------------
+  const TrainerState& state() const { return state_; }
+  /// Set to true (e.g. from a callback) to stop training after the current batch, once
+  /// `min_epochs`/`min_steps` are met.
+  bool should_stop = false;
+  /// True after a KeyboardInterrupt-style stop (first Ctrl+C) of the last run.
+  bool interrupted() const { return state_.status == TrainerStatus::Interrupted; }
+  int64_t current_epoch() const;
+  /// Optimizer steps taken.
+  int64_t global_step() const;
+  bool is_last_batch() const;
+  /// Metrics that callbacks see (e.g. for monitoring): latest step or epoch values.
+  MetricMap callback_metrics();
+  /// Metrics sent to the loggers.
+  MetricMap logged_metrics();
+  /// Metrics shown in the progress bar.
+  std::map<std::string, double> progress_bar_metrics();
+  std::shared_ptr<Logger> logger() const;
+  const std::vector<std::shared_ptr<Logger>>& loggers() const { return loggers_; }
+  /// The first logger's log_dir, else `default_root_dir`.
+  std::string log_dir() const;
+  std::string default_root_dir() const;
+  bool is_global_zero() const { return global_rank_ == 0; }
+  int64_t global_rank() const { return global_rank_; }
+  int64_t world_size() const { return 1; }
+  /// Optimizer steps the current `fit` will take (max_steps, or epochs x batches / accumulation).
+  int64_t estimated_stepping_batches() const;
+  const std::vector<std::shared_ptr<Callback>>& callbacks() const { return callbacks_; }
+  /// The progress bar callback, or nullptr when disabled.
+  TQDMProgressBar* progress_bar_callback() const;
+  LightningModule& lightning_module() const;
+  std::shared_ptr<LightningDataModule> datamodule() const { return datamodule_; }
+  torch::Device device() const { return device_; }
+
+  bool training() const { return state_.stage == RunningStage::Training; }
+  bool sanity_checking() const { return state_.stage == RunningStage::SanityChecking; }
+  bool validating() const { return state_.stage == RunningStage::Validating; }
+  bool testing() const { return state_.stage == RunningStage::Testing; }
+  bool predicting() const { return state_.stage == RunningStage::Predicting; }
+  /// `fast_dev_run` batches (0 when off).
+  int64_t fast_dev_run() const;
+  std::optional<int64_t> max_epochs() const;
+  std::optional<int64_t> min_epochs() const;
+  int64_t max_steps() const;
+  std::optional<int64_t> min_steps() const;
+  int64_t log_every_n_steps() const;
+  std::optional<int64_t> check_val_every_n_epoch() const;
+  int64_t accumulate_grad_batches() const;
+  /// Validation runs every this many training batches (may be "infinite" = INT64_MAX).
+  int64_t val_check_batch() const { return val_check_batch_; }
+  bool enable_validation() const;
+
+  // --- dataloaders (after the run's data setup) ----------------------------------------
+  std::optional<DataLoader> train_dataloader() const { return train_dataloader_; }
+  const std::vector<DataLoader>& val_dataloaders() const { return val_dataloaders_; }
+  const std::vector<DataLoader>& test_dataloaders() const { return test_dataloaders_; }
+  const std::vector<DataLoader>& predict_dataloaders() const { return predict_dataloaders_; }
+  /// Batches per training epoch after `limit_train_batches` (INT64_MAX when unknown).
+  int64_t num_training_batches() const { return num_training_batches_; }
+  const std::vector<int64_t>& num_val_batches() const { return num_val_batches_; }
+  const std::vector<int64_t>& num_sanity_val_batches() const { return num_sanity_val_batches_; }
+  const std::vector<int64_t>& num_test_batches() const { return num_test_batches_; }
+  const std::vector<int64_t>& num_predict_batches() const { return num_predict_batches_; }
+
+  // --- used by loops, callbacks and LightningModule::log ------------------------------
+  const detail::ResolvedOptions& options() const { return *options_; }
+  LoggerConnector& logger_connector() { return *logger_connector_; }
+  FitLoop& fit_loop() { return *fit_loop_; }
+  /// The results of the running loop (where `log` writes), or nullptr.
+  ResultCollection* results();
+  /// Name of the hook running now (for `log`'s rules).
+  const char* current_fx() const { return current_fx_; }
+  /// Calls `fn(callback)` on every callback, recording `hook` as the running hook.
+  template <typename Fn>
+  void call_callbacks(const char* hook, Fn&& fn);
+  /// Calls `fn(module)`, recording `hook` as the running hook; returns what fn returns.
+  template <typename Fn>
+  decltype(auto) call_module(const char* hook, Fn&& fn);
+  /// Both, callbacks first (Lightning 2.x order).
+  template <typename CallbackFn, typename ModuleFn>
+  void call_hooks(const char* hook, CallbackFn&& cb, ModuleFn&& module);
+  /// Moves a batch to the device through the module's three transfer hooks.
+  Batch transfer_batch(Batch batch, int64_t dataloader_idx);
+  /// The current evaluation dataloader index (for `add_dataloader_idx`), or -1.
+  int64_t eval_dataloader_idx = -1;
+  /// Number of evaluation dataloaders of the running loop.
+  int64_t num_eval_dataloaders = 0;
+  /// Size of the running batch (weights epoch means of `log`).
+  int64_t current_batch_size = 0;
+  /// Set when a sanity check / validation / test finished its run (used by the loops).
+  void set_stage(std::optional<RunningStage> stage) { state_.stage = stage; }
+
+ private:
+  friend class FitLoop;
+  friend class TrainingEpochLoop;
+  friend class EvaluationLoop;
+  friend class PredictionLoop;
+  friend class LoggerConnector;
+
+  struct RunArgs;
+  void run(TrainerFn fn, RunArgs args);
+  void run_stage();
+  void attach_data(const RunArgs& args);
+  void setup_callbacks();
+  void teardown();
+  void on_exception(const std::exception_ptr& e);
+  DataLoaders request_dataloaders(RunningStage stage);
+  void reset_train_dataloader();
+  void reset_val_dataloaders();
+  void reset_eval_dataloaders(RunningStage stage);
+
+  std::unique_ptr<detail::ResolvedOptions> options_;
+  TrainerState state_;
+  std::vector<std::shared_ptr<Callback>> user_callbacks_;
+  std::vector<std::shared_ptr<Callback>> callbacks_;
+  std::vector<std::shared_ptr<Logger>> loggers_;
+  std::shared_ptr<LightningModule> model_;
+  std::shared_ptr<LightningDataModule> datamodule_;
+  torch::Device device_{torch::kCPU};
+  int64_t global_rank_ = 0;
+  const char* current_fx_ = "";
+
+  std::unique_ptr<LoggerConnector> logger_connector_;
+  std::unique_ptr<FitLoop> fit_loop_;
+  std::unique_ptr<EvaluationLoop> validate_loop_;
+  std::unique_ptr<EvaluationLoop> test_loop_;
+  std::unique_ptr<PredictionLoop> predict_loop_;
+  /// The loop whose results `log` writes to.
+  ResultCollection* active_results_ = nullptr;
+
+  std::optional<DataLoader> train_dataloader_;
+  std::vector<DataLoader> val_dataloaders_, test_dataloaders_, predict_dataloaders_;
+  DataLoaders given_train_, given_val_, given_test_, given_predict_;
+  int64_t num_training_batches_ = 0;
+  std::vector<int64_t> num_val_batches_, num_sanity_val_batches_, num_test_batches_, num_predict_batches_;
+  int64_t val_check_batch_ = 0;
+  bool val_loaded_ = false;
+  int64_t last_val_reload_epoch_ = 0;
+  std::vector<std::map<std::string, double>> eval_results_;
+  std::vector<std::vector<torch::IValue>> predictions_;
+  bool return_predictions_ = true;
+};
+
+// --- hook dispatch (inline: on the hot path) --------------------------------------------
+
+namespace detail {
+/// Restores the running hook's name on scope exit (hooks nest: training_step inside a closure).
+struct FxScope {
+  const char*& slot;
+  const char* saved;
+  FxScope(const char*& s, const char* hook) : slot(s), saved(s) { slot = hook; }
+  ~FxScope() { slot = saved; }
+};
+}  // namespace detail
+
+template <typename Fn>
+void Trainer::call_callbacks(const char* hook, Fn&& fn) {
+  if (callbacks_.empty()) return;
+  detail::FxScope scope(current_fx_, hook);
+  for (auto& cb : callbacks_) fn(*cb);
+}
+
+template <typename Fn>
+decltype(auto) Trainer::call_module(const char* hook, Fn&& fn) {
+  detail::FxScope scope(current_fx_, hook);
+  return fn(*model_);
+}
+
+template <typename CallbackFn, typename ModuleFn>
+void Trainer::call_hooks(const char* hook, CallbackFn&& cb, ModuleFn&& module) {
+  call_callbacks(hook, std::forward<CallbackFn>(cb));
+  call_module(hook, std::forward<ModuleFn>(module));
+}
+
+}  // namespace lightning

@@ -1,0 +1,66 @@
+#include "lightning/callbacks/timer.h"
+
+#include "lightning/trainer/trainer.h"
+#include "lightning/utilities/errors.h"
+
+#include <fmt/format.h>
+
+#include <iostream>
+
+namespace lightning {
+
+Timer::Timer(std::optional<std::chrono::duration<double>> duration, std::string interval, bool verbose)
+    : duration_(duration), interval_(std::move(interval)), verbose_(verbose) {
+  if (interval_ != "step" && interval_ != "epoch")
+    throw MisconfigurationException(
+        fmt::format("Timer: interval='{}' is invalid; accepted: 'step', 'epoch'", interval_));
+}
+
+const Timer::Span& Timer::span(const std::string& stage) const {
+  if (stage == "train") return train_;
+  if (stage == "validate") return validate_;
+  if (stage == "test") return test_;
+  throw MisconfigurationException(
+      fmt::format("Timer: stage='{}' is invalid; accepted: 'train', 'validate', 'test'", stage));
+}
+
+double Timer::time_elapsed(const std::string& stage) const {
+  const auto& s = span(stage);
+  if (!s.start) return 0.0;
+  auto end = s.end.value_or(Clock::now());
+  return std::chrono::duration<double>(end - *s.start).count();
+}
+
+std::optional<double> Timer::time_remaining(const std::string& stage) const {
+  if (!duration_) return std::nullopt;
+  return duration_->count() - time_elapsed(stage);
+}
+
+void Timer::on_fit_start(Trainer&, LightningModule&) { train_ = {}; }
+void Timer::on_train_start(Trainer&, LightningModule&) { train_.start = Clock::now(); }
+void Timer::on_train_end(Trainer&, LightningModule&) { train_.end = Clock::now(); }
+void Timer::on_validation_start(Trainer&, LightningModule&) { validate_ = {Clock::now(), std::nullopt}; }
+void Timer::on_validation_end(Trainer&, LightningModule&) { validate_.end = Clock::now(); }
+void Timer::on_test_start(Trainer&, LightningModule&) { test_ = {Clock::now(), std::nullopt}; }
+void Timer::on_test_end(Trainer&, LightningModule&) { test_.end = Clock::now(); }
+
+void Timer::on_train_batch_end(Trainer& trainer, LightningModule&, const StepOutput&, const Batch&, int64_t) {
+  if (interval_ == "step") check_time_remaining(trainer);
+}
+
+void Timer::on_train_epoch_end(Trainer& trainer, LightningModule&) {
+  if (interval_ == "epoch") check_time_remaining(trainer);
+}
+
+void Timer::check_time_remaining(Trainer& trainer) {
+  if (!duration_ || trainer.should_stop) return;
+  if (time_elapsed("train") >= duration_->count()) {
+    trainer.should_stop = true;
+    if (verbose_)
+      std::cerr << fmt::format("Time limit reached. Elapsed time is {:.0f}s. Signaling Trainer to stop.",
+                               time_elapsed("train"))
+                << std::endl;
+  }
+}
+
+}  // namespace lightning

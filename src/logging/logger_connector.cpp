@@ -1,0 +1,111 @@
+#include "lightning/logging/logger_connector.h"
+
+#include "lightning/loggers/logger.h"
+#include "lightning/loops/fit_loop.h"
+#include "lightning/trainer/trainer.h"
+
+namespace lightning {
+namespace {
+
+double to_double(const torch::Tensor& t) { return t.item<double>(); }
+
+}  // namespace
+
+void LoggerConnector::log_metrics(const std::map<std::string, torch::Tensor>& metrics, std::optional<int64_t> step) {
+  if (trainer_.loggers().empty() || metrics.empty()) return;
+  std::map<std::string, double> row;
+  for (const auto& [key, value] : metrics) {
+    logged_metrics_[key] = value;
+    row[key] = to_double(value);
+  }
+  if (!step) {
+    row.emplace("epoch", static_cast<double>(trainer_.current_epoch()));
+    logged_metrics_["epoch"] = torch::scalar_tensor(static_cast<double>(trainer_.current_epoch()));
+    step = trainer_.fit_loop().epoch_loop.batches_that_stepped;
+  }
+  for (const auto& logger : trainer_.loggers()) {
+    logger->log_metrics(row, step);
+    logger->save();
+  }
+}
+
+bool LoggerConnector::should_update_logs() const {
+  int64_t n = trainer_.log_every_n_steps();
+  if (trainer_.should_stop) return true;
+  if (n == 0) return false;
+  return (trainer_.fit_loop().epoch_loop.batches_that_stepped + 1) % n == 0;
+}
+
+void LoggerConnector::on_batch_start(ResultCollection& results) {
+  epoch_end_reached_ = false;
+  results.on_batch_start();
+}
+
+void LoggerConnector::update_train_step_metrics() {
+  auto& loop = trainer_.fit_loop().epoch_loop;
+  if (loop.should_accumulate() && trainer_.lightning_module().automatic_optimization) return;
+  if (trainer_.loggers().empty() || loop.results.empty()) return;
+  if (trainer_.fast_dev_run() > 0 || should_update_logs()) log_metrics(loop.results.metrics(true).log);
+}
+
+void LoggerConnector::merge(const MetricViews& views) {
+  for (const auto& [k, v] : views.callback) callback_metrics_[k] = v;
+  for (const auto& [k, v] : views.pbar) progress_bar_metrics_[k] = v;
+  for (const auto& [k, v] : views.log) logged_metrics_[k] = v;
+}
+
+void LoggerConnector::update_train_epoch_metrics() {
+  auto& loop = trainer_.fit_loop().epoch_loop;
+  // The last batch's step values first, then the epoch values (which win for plain names).
+  merge(loop.results.metrics(true));
+  auto views = loop.results.metrics(false);
+  merge(views);
+  // Lightning logs the epoch row at the step of the epoch's last optimizer step.
+  --loop.batches_that_stepped;
+  log_metrics(views.log);
+  ++loop.batches_that_stepped;
+  loop.results.reset();
+}
+
+void LoggerConnector::update_eval_step_metrics(ResultCollection& results, int64_t step) {
+  if (trainer_.loggers().empty() || trainer_.sanity_checking() || results.empty()) return;
+  log_metrics(results.metrics(true).log, step);
+}
+
+void LoggerConnector::update_eval_epoch_metrics(ResultCollection& results) {
+  if (trainer_.sanity_checking()) return;
+  merge(results.metrics(true));  // step values of evaluation reach logged and bar metrics only
+  auto views = results.metrics(false);
+  merge(views);
+  log_metrics(views.log);
+}
+
+void LoggerConnector::reset_metrics() {
+  callback_metrics_.clear();
+  logged_metrics_.clear();
+  progress_bar_metrics_.clear();
+}
+
+void LoggerConnector::refresh_from_active_results() {
+  if (trainer_.sanity_checking()) return;
+  if (auto* results = trainer_.results()) merge(results->metrics(!epoch_end_reached_));
+}
+
+std::map<std::string, torch::Tensor>& LoggerConnector::callback_metrics() {
+  refresh_from_active_results();
+  return callback_metrics_;
+}
+
+std::map<std::string, torch::Tensor>& LoggerConnector::logged_metrics() {
+  refresh_from_active_results();
+  return logged_metrics_;
+}
+
+std::map<std::string, double> LoggerConnector::progress_bar_metrics() {
+  refresh_from_active_results();
+  std::map<std::string, double> out;
+  for (const auto& [k, v] : progress_bar_metrics_) out[k] = to_double(v);
+  return out;
+}
+
+}  // namespace lightning

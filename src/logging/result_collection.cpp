@@ -1,0 +1,147 @@
+#include "lightning/logging/result_collection.h"
+
+#include "lightning/utilities/errors.h"
+
+#include <fmt/format.h>
+
+namespace lightning {
+namespace {
+
+// Step values are kept as tensors and folded into one value every kFoldEvery steps, so `log`
+// never synchronises or reduces per step, and memory stays bounded over long epochs.
+constexpr size_t kFoldEvery = 1024;
+
+ReduceFx parse_reduce(const std::string& fx, const std::string& name, const std::string& reduce) {
+  if (reduce == "mean" || reduce == "avg") return ReduceFx::Mean;
+  if (reduce == "max") return ReduceFx::Max;
+  if (reduce == "min") return ReduceFx::Min;
+  if (reduce == "sum") return ReduceFx::Sum;
+  throw MisconfigurationException(fmt::format(
+      "self.log('{}', ..., reduce_fx='{}') in `{}`: unknown reduce_fx; accepted: 'mean', 'max', 'min', 'sum'", name,
+      reduce, fx));
+}
+
+}  // namespace
+
+void ResultMetric::update(const torch::Tensor& value, double batch_size) {
+  step_value = value;
+  updated_this_epoch = true;
+  if (!on_epoch) return;
+  pending.push_back(value);
+  pending_weights.push_back(batch_size);
+  epoch_value = torch::Tensor();
+  if (pending.size() >= kFoldEvery) fold();
+}
+
+void ResultMetric::fold() {
+  if (pending.empty()) return;
+  auto values = torch::stack(pending).to(torch::kDouble);
+  torch::Tensor folded;
+  double weight = 0;
+  switch (reduce) {
+    case ReduceFx::Mean: {
+      auto w = torch::tensor(pending_weights, torch::kDouble).to(values.device());
+      for (double x : pending_weights) weight += x;
+      folded = weight > 0 ? (values * w).sum() / weight : values.mean();
+      break;
+    }
+    case ReduceFx::Sum:
+      folded = values.sum();
+      weight = 1;
+      break;
+    case ReduceFx::Max:
+      folded = values.max();
+      weight = 1;
+      break;
+    case ReduceFx::Min:
+      folded = values.min();
+      weight = 1;
+      break;
+  }
+  pending.assign(1, folded);
+  pending_weights.assign(1, weight);
+}
+
+torch::Tensor ResultMetric::compute() {
+  if (!epoch_value.defined() && !pending.empty()) {
+    auto dtype = pending.front().scalar_type();
+    fold();
+    epoch_value = pending.front().to(dtype);
+  }
+  return epoch_value;
+}
+
+void ResultMetric::reset() {
+  step_value = torch::Tensor();
+  pending.clear();
+  pending_weights.clear();
+  epoch_value = torch::Tensor();
+  updated_this_epoch = false;
+}
+
+void ResultCollection::log(const std::string& fx, const std::string& name, const torch::Tensor& value,
+                           bool on_step, bool on_epoch, const LogOptions& options, double batch_size) {
+  if (value.numel() != 1)
+    throw MisconfigurationException(fmt::format(
+        "self.log('{}', value) in `{}`: value must be a scalar (one element), got a tensor of shape {}", name, fx,
+        fmt::format("{}", fmt::join(value.sizes(), ", "))));
+  std::string key = fx + "." + name;
+  auto it = metrics_.find(key);
+  if (it == metrics_.end()) {
+    ResultMetric m;
+    m.fx = fx;
+    m.name = name;
+    m.prog_bar = options.prog_bar;
+    m.logger = options.logger;
+    m.on_step = on_step;
+    m.on_epoch = on_epoch;
+    m.enable_graph = options.enable_graph;
+    m.reduce = parse_reduce(fx, name, options.reduce_fx);
+    it = metrics_.emplace(key, std::move(m)).first;
+    order_.push_back(key);
+  } else {
+    const auto& m = it->second;
+    if (m.prog_bar != options.prog_bar || m.logger != options.logger || m.on_step != on_step ||
+        m.on_epoch != on_epoch || m.reduce != parse_reduce(fx, name, options.reduce_fx))
+      throw MisconfigurationException(
+          fmt::format("You called `self.log('{}', ...)` twice in `{}` with different arguments; accepted: the same "
+                      "prog_bar/logger/on_step/on_epoch/reduce_fx every time",
+                      name, fx));
+  }
+  auto stored = value.reshape({});
+  if (!options.enable_graph && stored.requires_grad()) stored = stored.detach();
+  if (!stored.is_floating_point()) stored = stored.to(torch::kFloat);
+  it->second.update(stored, batch_size);
+}
+
+MetricViews ResultCollection::metrics(bool on_step) {
+  MetricViews views;
+  for (const auto& key : order_) {
+    auto& m = metrics_.at(key);
+    torch::Tensor value;
+    if (on_step && m.on_step)
+      value = m.step_value;
+    else if (!on_step && m.on_epoch && m.updated_this_epoch)
+      value = m.compute();
+    if (!value.defined()) continue;
+    if (!m.enable_graph) value = value.detach();
+    auto forked = m.forked_name(on_step);
+    if (m.logger) views.log[forked] = value;
+    if (training_ || (m.on_epoch && !on_step)) {
+      views.callback[m.name] = value;
+      views.callback[forked] = value;
+    }
+    if (m.prog_bar) views.pbar[forked] = value;
+  }
+  return views;
+}
+
+void ResultCollection::on_batch_start() {
+  for (auto& [key, m] : metrics_) m.step_value = torch::Tensor();
+}
+
+void ResultCollection::reset() {
+  for (auto& [key, m] : metrics_) m.reset();
+}
+
+}  // namespace lightning

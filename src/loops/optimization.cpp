@@ -1,0 +1,89 @@
+#include "lightning/loops/optimization.h"
+
+#include "lightning/callbacks/callback.h"
+#include "lightning/loops/fit_loop.h"
+#include "lightning/trainer/trainer.h"
+#include "lightning/utilities/errors.h"
+#include "trainer/resolved_options.h"
+
+#include <fmt/format.h>
+
+namespace lightning {
+
+StepOutput AutomaticOptimization::run(const Batch& batch, int64_t batch_idx, bool accumulate) {
+  auto& t = trainer_;
+  auto& module = t.lightning_module();
+  auto& optimizer = *module.optimizers().front();
+  // Gradients are cleared on the first batch of each accumulation group.
+  const bool zero_grad = batch_idx % t.accumulate_grad_batches() == 0;
+  StepOutput output;
+  if (accumulate) {
+    closure(batch, batch_idx, output, zero_grad);
+    return output;
+  }
+  // As Lightning's precision plugin wraps the closure: after backward come
+  // on_before_optimizer_step and gradient clipping, then the optimizer's update.
+  std::function<torch::Tensor()> wrapped = [&]() {
+    auto loss = closure(batch, batch_idx, output, zero_grad);
+    t.call_hooks(
+        "on_before_optimizer_step", [&](Callback& c) { c.on_before_optimizer_step(t, module, optimizer); },
+        [&](LightningModule& m) { m.on_before_optimizer_step(optimizer); });
+    const auto& o = t.options();
+    t.call_module("configure_gradient_clipping", [&](LightningModule& m) {
+      m.configure_gradient_clipping(optimizer, o.gradient_clip_val,
+                                    o.gradient_clip_val ? std::optional<std::string>(o.gradient_clip_algorithm)
+                                                        : std::nullopt);
+    });
+    return loss;
+  };
+  const int64_t epoch = t.current_epoch();
+  t.call_module("optimizer_step",
+                [&](LightningModule& m) { m.optimizer_step(epoch, batch_idx, optimizer, wrapped); });
+  ++optimizer_steps;
+  return output;
+}
+
+torch::Tensor AutomaticOptimization::closure(const Batch& batch, int64_t batch_idx, StepOutput& output,
+                                             bool zero_grad) {
+  auto& t = trainer_;
+  auto& module = t.lightning_module();
+  auto& optimizer = *module.optimizers().front();
+  try {
+    output = t.call_module("training_step", [&](LightningModule& m) { return m.training_step(batch, batch_idx); });
+  } catch (const detail::StepNotOverridden&) {
+    throw MisconfigurationException(
+        "No `training_step()` method defined: `Trainer.fit` needs at least `training_step()`, a train "
+        "dataloader and `configure_optimizers()`; accepted: a LightningModule that overrides training_step");
+  }
+  auto loss = output.loss;
+  if (loss.defined() && loss.numel() != 1)
+    throw MisconfigurationException(fmt::format(
+        "training_step returned a loss of shape [{}]; accepted: a scalar tensor (one element), or an empty "
+        "StepOutput to skip the step",
+        fmt::join(loss.sizes(), ", ")));
+  if (zero_grad) {
+    t.call_hooks(
+        "on_before_zero_grad", [&](Callback& c) { c.on_before_zero_grad(t, module, optimizer); },
+        [&](LightningModule& m) { m.on_before_zero_grad(optimizer); });
+    const int64_t epoch = t.current_epoch();
+    t.call_module("optimizer_zero_grad",
+                  [&](LightningModule& m) { m.optimizer_zero_grad(epoch, batch_idx, optimizer); });
+  }
+  if (!loss.defined()) return loss;
+  if (!loss.requires_grad())
+    throw MisconfigurationException(
+        "training_step returned a loss that does not require grad (was it computed under NoGradGuard or from "
+        "detached tensors?); accepted: a loss computed from the module's parameters");
+  const int64_t n = t.accumulate_grad_batches();
+  auto scaled = n > 1 ? loss / static_cast<double>(n) : loss;
+  t.call_hooks(
+      "on_before_backward", [&](Callback& c) { c.on_before_backward(t, module, scaled); },
+      [&](LightningModule& m) { m.on_before_backward(scaled); });
+  t.call_module("backward", [&](LightningModule& m) { m.backward(scaled); });
+  t.call_hooks(
+      "on_after_backward", [&](Callback& c) { c.on_after_backward(t, module); },
+      [&](LightningModule& m) { m.on_after_backward(); });
+  return scaled;
+}
+
+}  // namespace lightning

@@ -1,0 +1,511 @@
+#include "lightning/trainer/trainer.h"
+
+#include "lightning/callbacks/callback.h"
+#include "lightning/callbacks/model_summary.h"
+#include "lightning/callbacks/progress_bar.h"
+#include "lightning/callbacks/timer.h"
+#include "lightning/loggers/logger.h"
+#include "lightning/logging/logger_connector.h"
+#include "lightning/loops/evaluation_loop.h"
+#include "lightning/loops/fit_loop.h"
+#include "lightning/loops/prediction_loop.h"
+#include "lightning/utilities/errors.h"
+#include "trainer/resolved_options.h"
+#include "trainer/signals.h"
+
+#include <ATen/Context.h>
+#include <torch/csrc/autograd/anomaly_mode.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iostream>
+
+namespace lightning {
+
+struct Trainer::RunArgs {
+  std::shared_ptr<LightningModule> model;
+  std::shared_ptr<LightningDataModule> datamodule;
+  DataLoaders train, val, test, predict;
+};
+
+Trainer::Trainer(TrainerOptions options)
+    : options_(std::make_unique<detail::ResolvedOptions>(detail::resolve(options))),
+      user_callbacks_(std::move(options.callbacks)) {
+  for (size_t i = 0; i < user_callbacks_.size(); ++i)
+    if (!user_callbacks_[i])
+      throw MisconfigurationException(fmt::format("callbacks[{}] is null; accepted: non-null callbacks", i));
+  if (!options_->enable_progress_bar)
+    for (const auto& cb : user_callbacks_)
+      if (dynamic_cast<TQDMProgressBar*>(cb.get()))
+        throw MisconfigurationException(
+            "Trainer was configured with enable_progress_bar=false but a TQDMProgressBar is in callbacks; "
+            "accepted: enable_progress_bar=true with a progress bar callback, or no progress bar callback");
+  for (size_t i = 0; i < options.logger.loggers.size(); ++i)
+    if (!options.logger.loggers[i])
+      throw MisconfigurationException(fmt::format("logger[{}] is null; accepted: non-null loggers", i));
+  // `logger=true` selects the default logger (TensorBoard, which lands with the loggers work);
+  // until then it means no logger.
+  if (options_->logger_enabled) loggers_ = options.logger.loggers;
+  device_ = options_->device;
+  if (options.deterministic && options.deterministic->value != "false")
+    at::globalContext().setDeterministicAlgorithms(true, options.deterministic->value == "warn");
+  if (options.benchmark) at::globalContext().setBenchmarkCuDNN(*options.benchmark);
+  logger_connector_ = std::make_unique<LoggerConnector>(*this);
+  fit_loop_ = std::make_unique<FitLoop>(*this);
+  validate_loop_ = std::make_unique<EvaluationLoop>(*this, RunningStage::Validating);
+  test_loop_ = std::make_unique<EvaluationLoop>(*this, RunningStage::Testing);
+  predict_loop_ = std::make_unique<PredictionLoop>(*this);
+}
+
+Trainer::~Trainer() {
+  if (model_ && model_->trainer_ == this) model_->trainer_ = nullptr;
+}
+
+// --- entry points ---------------------------------------------------------------------------
+
+void Trainer::fit(std::shared_ptr<LightningModule> model, std::optional<DataLoader> train_dataloader,
+                  DataLoaders val_dataloaders) {
+  RunArgs args{std::move(model), nullptr, {}, std::move(val_dataloaders), {}, {}};
+  if (train_dataloader) args.train = DataLoaders(std::move(*train_dataloader));
+  run(TrainerFn::Fitting, std::move(args));
+}
+
+void Trainer::fit(std::shared_ptr<LightningModule> model, std::shared_ptr<LightningDataModule> datamodule) {
+  if (!datamodule) throw MisconfigurationException("fit: datamodule is null; accepted: a LightningDataModule");
+  run(TrainerFn::Fitting, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}});
+}
+
+namespace {
+
+void print_results_table(const std::string& stage, const std::vector<std::map<std::string, double>>& results) {
+  if (results.empty()) return;
+  std::vector<std::string> keys;
+  for (const auto& r : results)
+    for (const auto& [k, v] : r)
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+  if (keys.empty()) return;
+  std::sort(keys.begin(), keys.end());
+  const std::string title = stage == "test" ? "Test metric" : "Validate metric";
+  size_t first = title.size();
+  for (const auto& k : keys) first = std::max(first, k.size());
+  first += 4;
+  const size_t col = 24;
+  const size_t width = first + col * results.size();
+  std::string rule;
+  for (size_t i = 0; i < width; ++i) rule += "\u2500";
+  std::string out = rule + "\n" + fmt::format("{:^{}}", title, first);
+  for (size_t i = 0; i < results.size(); ++i) out += fmt::format("{:^{}}", fmt::format("DataLoader {}", i), col);
+  out += "\n" + rule + "\n";
+  for (const auto& k : keys) {
+    out += fmt::format("{:^{}}", k, first);
+    for (const auto& r : results) {
+      auto it = r.find(k);
+      out += fmt::format("{:^{}}", it == r.end() ? std::string() : fmt::format("{}", it->second), col);
+    }
+    out += "\n";
+  }
+  out += rule;
+  std::cout << out << std::endl;
+}
+
+}  // namespace
+
+std::vector<std::map<std::string, double>> Trainer::validate(std::shared_ptr<LightningModule> model,
+                                                             DataLoaders dataloaders, bool verbose) {
+  run(TrainerFn::Validating, RunArgs{std::move(model), nullptr, {}, std::move(dataloaders), {}, {}});
+  if (verbose) print_results_table("validate", eval_results_);
+  return eval_results_;
+}
+
+std::vector<std::map<std::string, double>> Trainer::validate(std::shared_ptr<LightningModule> model,
+                                                             std::shared_ptr<LightningDataModule> datamodule,
+                                                             bool verbose) {
+  if (!datamodule) throw MisconfigurationException("validate: datamodule is null; accepted: a LightningDataModule");
+  run(TrainerFn::Validating, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}});
+  if (verbose) print_results_table("validate", eval_results_);
+  return eval_results_;
+}
+
+std::vector<std::map<std::string, double>> Trainer::test(std::shared_ptr<LightningModule> model,
+                                                         DataLoaders dataloaders, bool verbose) {
+  run(TrainerFn::Testing, RunArgs{std::move(model), nullptr, {}, {}, std::move(dataloaders), {}});
+  if (verbose) print_results_table("test", eval_results_);
+  return eval_results_;
+}
+
+std::vector<std::map<std::string, double>> Trainer::test(std::shared_ptr<LightningModule> model,
+                                                         std::shared_ptr<LightningDataModule> datamodule,
+                                                         bool verbose) {
+  if (!datamodule) throw MisconfigurationException("test: datamodule is null; accepted: a LightningDataModule");
+  run(TrainerFn::Testing, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}});
+  if (verbose) print_results_table("test", eval_results_);
+  return eval_results_;
+}
+
+std::vector<std::vector<torch::IValue>> Trainer::predict(std::shared_ptr<LightningModule> model,
+                                                         DataLoaders dataloaders, bool return_predictions) {
+  return_predictions_ = return_predictions;
+  run(TrainerFn::Predicting, RunArgs{std::move(model), nullptr, {}, {}, {}, std::move(dataloaders)});
+  return std::move(predictions_);
+}
+
+std::vector<std::vector<torch::IValue>> Trainer::predict(std::shared_ptr<LightningModule> model,
+                                                         std::shared_ptr<LightningDataModule> datamodule,
+                                                         bool return_predictions) {
+  if (!datamodule) throw MisconfigurationException("predict: datamodule is null; accepted: a LightningDataModule");
+  return_predictions_ = return_predictions;
+  run(TrainerFn::Predicting, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}});
+  return std::move(predictions_);
+}
+
+// --- one run ----------------------------------------------------------------------------------
+
+void Trainer::attach_data(const RunArgs& args) {
+  datamodule_ = args.datamodule;
+  given_train_ = args.train;
+  given_val_ = args.val;
+  given_test_ = args.test;
+  given_predict_ = args.predict;
+  train_dataloader_.reset();
+  val_dataloaders_.clear();
+  val_loaded_ = false;
+  last_val_reload_epoch_ = current_epoch();
+}
+
+void Trainer::setup_callbacks() {
+  // User callbacks first, then the defaults the flags ask for, then the module's
+  // configure_callbacks(), which replace callbacks of the same type (Lightning's merge).
+  callbacks_ = user_callbacks_;
+  auto has = [&](auto* probe) {
+    using T = std::remove_pointer_t<decltype(probe)>;
+    return std::any_of(callbacks_.begin(), callbacks_.end(),
+                       [](const auto& c) { return dynamic_cast<T*>(c.get()) != nullptr; });
+  };
+  if (options_->max_time && !has(static_cast<Timer*>(nullptr)))
+    callbacks_.push_back(std::make_shared<Timer>(options_->max_time));
+  if (options_->enable_progress_bar && !has(static_cast<TQDMProgressBar*>(nullptr)))
+    callbacks_.push_back(std::make_shared<TQDMProgressBar>());
+  if (options_->enable_model_summary && !has(static_cast<ModelSummary*>(nullptr)))
+    callbacks_.push_back(std::make_shared<ModelSummary>());
+  auto from_model = call_module("configure_callbacks", [](LightningModule& m) { return m.configure_callbacks(); });
+  for (auto& cb : from_model) {
+    if (!cb) throw MisconfigurationException("configure_callbacks returned a null callback; accepted: non-null");
+    const auto& type = typeid(*cb);
+    callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
+                                    [&](const auto& c) { return typeid(*c) == type; }),
+                     callbacks_.end());
+  }
+  callbacks_.insert(callbacks_.end(), from_model.begin(), from_model.end());
+}
+
+void Trainer::run(TrainerFn fn, RunArgs args) {
+  if (!args.model)
+    throw MisconfigurationException(fmt::format("{}: model is null; accepted: a LightningModule", to_string(fn)));
+  if (model_ && model_ != args.model && model_->trainer_ == this) model_->trainer_ = nullptr;
+  model_ = std::move(args.model);
+  model_->trainer_ = this;
+  model_->device_ = device_;
+  attach_data(args);
+  state_ = TrainerState{fn, TrainerStatus::Running, std::nullopt};
+  if (fn == TrainerFn::Fitting) should_stop = false;
+  eval_results_.clear();
+  predictions_.clear();
+  logger_connector_->reset_metrics();
+  const std::string stage = to_string(fn);
+
+  detail::SignalGuard sigint;
+  std::optional<torch::autograd::DetectAnomalyGuard> anomaly;
+  if (options_->detect_anomaly) anomaly.emplace();
+  try {
+    setup_callbacks();
+    auto& module = *model_;
+    if (datamodule_) datamodule_->prepare_data();
+    call_module("prepare_data", [](LightningModule& m) { m.prepare_data(); });
+    if (datamodule_) datamodule_->setup(stage);
+    call_hooks(
+        "setup", [&](Callback& c) { c.setup(*this, module, stage); }, [&](LightningModule& m) { m.setup(stage); });
+    call_module("configure_model", [](LightningModule& m) { m.configure_model(); });
+    model_->to(device_);
+    if (fn == TrainerFn::Fitting) {
+      auto config = call_module("configure_optimizers", [](LightningModule& m) { return m.configure_optimizers(); });
+      if (config.optimizers.empty() || !config.optimizers.front())
+        throw MisconfigurationException(
+            "configure_optimizers returned no optimizer; accepted: one optimizer (e.g. "
+            "std::make_shared<torch::optim::SGD>(parameters(), 0.1))");
+      if (config.optimizers.size() > 1)
+        throw MisconfigurationException(fmt::format(
+            "configure_optimizers returned {} optimizers; accepted: one (several optimizers need manual "
+            "optimization, which lands with the optimization work)",
+            config.optimizers.size()));
+      model_->optimizers_ = std::move(config.optimizers);
+      for (const auto& logger : loggers_) {
+        logger->log_hyperparams(model_->hparams());
+        logger->save();
+      }
+      call_hooks(
+          "on_fit_start", [&](Callback& c) { c.on_fit_start(*this, module); },
+          [](LightningModule& m) { m.on_fit_start(); });
+    }
+    run_stage();
+    if (fn == TrainerFn::Fitting)
+      call_hooks(
+          "on_fit_end", [&](Callback& c) { c.on_fit_end(*this, module); }, [](LightningModule& m) { m.on_fit_end(); });
+    teardown();
+    state_.status = TrainerStatus::Finished;
+    state_.stage.reset();
+  } catch (const detail::Interrupted&) {
+    on_exception(std::make_exception_ptr(std::runtime_error("KeyboardInterrupt")));
+  } catch (...) {
+    on_exception(std::current_exception());
+    throw;
+  }
+}
+
+void Trainer::on_exception(const std::exception_ptr& e) {
+  // Lightning's `_interrupt`: mark the run, tell the callbacks, close the loggers.
+  state_.status = TrainerStatus::Interrupted;
+  state_.stage.reset();
+  active_results_ = nullptr;
+  for (const auto& cb : callbacks_) {
+    try {
+      cb->on_exception(*this, *model_, e);
+    } catch (...) {
+      // The original exception matters more than one raised while handling it.
+    }
+  }
+  for (const auto& logger : loggers_) logger->finalize("failed");
+}
+
+void Trainer::teardown() {
+  auto& module = *model_;
+  const std::string stage = to_string(*state_.fn);
+  active_results_ = nullptr;
+  if (datamodule_) datamodule_->teardown(stage);
+  call_hooks(
+      "teardown", [&](Callback& c) { c.teardown(*this, module, stage); },
+      [&](LightningModule& m) { m.teardown(stage); });
+  for (const auto& logger : loggers_) logger->finalize("success");
+}
+
+void Trainer::run_stage() {
+  for (auto& p : model_->parameters()) p.mutable_grad() = torch::Tensor();
+  switch (*state_.fn) {
+    case TrainerFn::Fitting:
+      fit_loop_->run();
+      break;
+    case TrainerFn::Validating:
+    case TrainerFn::Testing: {
+      const bool testing = *state_.fn == TrainerFn::Testing;
+      const auto stage = testing ? RunningStage::Testing : RunningStage::Validating;
+      set_stage(stage);
+      reset_eval_dataloaders(stage);
+      auto& loop = testing ? *test_loop_ : *validate_loop_;
+      loop.step_available = true;
+      eval_results_ = testing ? loop.run(test_dataloaders_, num_test_batches_)
+                              : loop.run(val_dataloaders_, num_val_batches_);
+      break;
+    }
+    case TrainerFn::Predicting:
+      set_stage(RunningStage::Predicting);
+      reset_eval_dataloaders(RunningStage::Predicting);
+      predictions_ = predict_loop_->run(predict_dataloaders_, num_predict_batches_, return_predictions_);
+      break;
+  }
+}
+
+// --- data -----------------------------------------------------------------------------------
+
+DataLoaders Trainer::request_dataloaders(RunningStage stage) {
+  // Dataloaders passed to the entry point win, then the datamodule's, then the module's hooks.
+  const DataLoaders* given = stage == RunningStage::Training     ? &given_train_
+                             : stage == RunningStage::Testing    ? &given_test_
+                             : stage == RunningStage::Predicting ? &given_predict_
+                                                                 : &given_val_;
+  if (!given->empty()) return *given;
+  switch (stage) {
+    case RunningStage::Training:
+      return datamodule_ ? datamodule_->train_dataloader()
+                         : call_module("train_dataloader", [](LightningModule& m) { return m.train_dataloader(); });
+    case RunningStage::Testing:
+      return datamodule_ ? datamodule_->test_dataloader()
+                         : call_module("test_dataloader", [](LightningModule& m) { return m.test_dataloader(); });
+    case RunningStage::Predicting:
+      return datamodule_ ? datamodule_->predict_dataloader()
+                         : call_module("predict_dataloader", [](LightningModule& m) { return m.predict_dataloader(); });
+    default:
+      return datamodule_ ? datamodule_->val_dataloader()
+                         : call_module("val_dataloader", [](LightningModule& m) { return m.val_dataloader(); });
+  }
+}
+
+namespace {
+
+int64_t loader_length(const DataLoader& loader) {
+  auto n = loader.size();
+  return n ? static_cast<int64_t>(*n) : detail::kUnbounded;
+}
+
+DataLoader maybe_without_shuffle(const DataLoader& loader, bool overfit, const char* which) {
+  if (!overfit || !loader.options().shuffle) return loader;
+  std::cerr << fmt::format(
+                   "You requested to overfit but enabled {} dataloader shuffling. We are turning off the {} "
+                   "dataloader shuffling for you.",
+                   which, which)
+            << std::endl;
+  return loader.without_shuffle();
+}
+
+}  // namespace
+
+void Trainer::reset_train_dataloader() {
+  auto loaders = request_dataloaders(RunningStage::Training);
+  if (loaders.empty())
+    throw MisconfigurationException(
+        "No train dataloader was found; accepted: one passed to fit(), a datamodule whose train_dataloader() "
+        "returns one, or a LightningModule::train_dataloader() override that returns one");
+  if (loaders.size() > 1)
+    throw MisconfigurationException(fmt::format(
+        "{} train dataloaders were given; accepted: exactly one (combined train loaders are not supported yet)",
+        loaders.size()));
+  train_dataloader_ = maybe_without_shuffle(loaders.loaders.front(), options_->overfit, "training");
+  const int64_t length = loader_length(*train_dataloader_);
+  num_training_batches_ = detail::num_batches_under_limit("train", length, options_->limit_train_batches);
+
+  // Lightning's val_check_batch: an int interval counts batches, a float is a fraction of the epoch.
+  const auto& interval = options_->val_check_interval;
+  if (interval.is_count()) {
+    val_check_batch_ = std::get<int64_t>(interval.value);
+    if (val_check_batch_ > num_training_batches_ && options_->check_val_every_n_epoch)
+      throw MisconfigurationException(fmt::format(
+          "val_check_interval={} must be less than or equal to the number of training batches ({}); accepted: an "
+          "int <= {}, a float fraction, limit_val_batches=0 to disable validation, or check_val_every_n_epoch unset "
+          "(std::nullopt) to validate every val_check_interval batches across epochs",
+          val_check_batch_, num_training_batches_, num_training_batches_));
+  } else if (num_training_batches_ == detail::kUnbounded) {
+    if (std::get<double>(interval.value) != 1.0)
+      throw MisconfigurationException(fmt::format(
+          "val_check_interval={} is invalid for a train dataloader without a length (IterableDataset); accepted: "
+          "1.0 or an int number of batches",
+          interval.str()));
+    val_check_batch_ = detail::kUnbounded;
+  } else {
+    val_check_batch_ = std::max<int64_t>(
+        1, static_cast<int64_t>(static_cast<double>(num_training_batches_) * std::get<double>(interval.value)));
+  }
+  if (!loggers_.empty() && num_training_batches_ < options_->log_every_n_steps && options_->fast_dev_run == 0)
+    std::cerr << fmt::format(
+                     "The number of training batches ({}) is smaller than the logging interval "
+                     "Trainer(log_every_n_steps={}). Set a lower value for log_every_n_steps if you want to see logs "
+                     "for the training epoch.",
+                     num_training_batches_, options_->log_every_n_steps)
+              << std::endl;
+}
+
+void Trainer::reset_val_dataloaders() {
+  const int64_t n = options_->reload_dataloaders_every_n_epochs;
+  const bool reload = n > 0 && current_epoch() - last_val_reload_epoch_ >= n;
+  if (val_loaded_ && !reload) return;
+  if (reload) last_val_reload_epoch_ = current_epoch();
+  reset_eval_dataloaders(RunningStage::Validating);
+  val_loaded_ = true;
+}
+
+void Trainer::reset_eval_dataloaders(RunningStage stage) {
+  const bool val = stage == RunningStage::Validating;
+  const auto& limit = val ? options_->limit_val_batches
+                          : stage == RunningStage::Testing ? options_->limit_test_batches
+                                                           : options_->limit_predict_batches;
+  const std::string name = val ? "val" : stage == RunningStage::Testing ? "test" : "predict";
+  auto& loaders = val ? val_dataloaders_ : stage == RunningStage::Testing ? test_dataloaders_ : predict_dataloaders_;
+  auto& counts = val ? num_val_batches_ : stage == RunningStage::Testing ? num_test_batches_ : num_predict_batches_;
+  loaders = request_dataloaders(stage).loaders;
+  counts.clear();
+  num_sanity_val_batches_.clear();
+  if (loaders.empty() && state_.fn != TrainerFn::Fitting) {
+    const char* fn = stage == RunningStage::Testing ? "test" : stage == RunningStage::Predicting ? "predict" : "validate";
+    throw MisconfigurationException(fmt::format(
+        "No {0} dataloader was found for `Trainer.{1}`; accepted: dataloaders passed to {1}(), a datamodule whose "
+        "{0}_dataloader() returns some, or a LightningModule::{0}_dataloader() override that returns some",
+        name, fn));
+  }
+  for (auto& loader : loaders) {
+    if (val) loader = maybe_without_shuffle(loader, options_->overfit, "validation");
+    counts.push_back(detail::num_batches_under_limit(name, loader_length(loader), limit));
+    if (val) num_sanity_val_batches_.push_back(std::min(options_->num_sanity_val_steps, counts.back()));
+  }
+}
+
+Batch Trainer::transfer_batch(Batch batch, int64_t dataloader_idx) {
+  batch = call_module("on_before_batch_transfer",
+                      [&](LightningModule& m) { return m.on_before_batch_transfer(std::move(batch), dataloader_idx); });
+  batch = call_module("transfer_batch_to_device", [&](LightningModule& m) {
+    return m.transfer_batch_to_device(std::move(batch), device_, dataloader_idx);
+  });
+  return call_module("on_after_batch_transfer",
+                     [&](LightningModule& m) { return m.on_after_batch_transfer(std::move(batch), dataloader_idx); });
+}
+
+// --- properties -----------------------------------------------------------------------------
+
+int64_t Trainer::current_epoch() const { return fit_loop_->current_epoch(); }
+int64_t Trainer::global_step() const { return fit_loop_->epoch_loop.global_step(); }
+bool Trainer::is_last_batch() const { return fit_loop_->epoch_loop.batch_progress.is_last_batch; }
+MetricMap Trainer::callback_metrics() { return logger_connector_->callback_metrics(); }
+MetricMap Trainer::logged_metrics() { return logger_connector_->logged_metrics(); }
+std::map<std::string, double> Trainer::progress_bar_metrics() { return logger_connector_->progress_bar_metrics(); }
+std::shared_ptr<Logger> Trainer::logger() const { return loggers_.empty() ? nullptr : loggers_.front(); }
+std::string Trainer::default_root_dir() const { return options_->default_root_dir; }
+
+std::string Trainer::log_dir() const {
+  if (!loggers_.empty()) {
+    if (auto dir = loggers_.front()->log_dir()) return *dir;
+    if (auto dir = loggers_.front()->save_dir()) return *dir;
+  }
+  return options_->default_root_dir;
+}
+
+int64_t Trainer::estimated_stepping_batches() const {
+  const int64_t max_epochs = options_->max_epochs;
+  const int64_t max_steps = options_->max_steps;
+  if (max_epochs == -1) return max_steps == -1 ? detail::kUnbounded : max_steps;
+  if (!train_dataloader_ && model_) const_cast<Trainer*>(this)->reset_train_dataloader();
+  const int64_t total = num_training_batches_;
+  if (total == detail::kUnbounded) return max_steps;
+  const int64_t n = options_->accumulate_grad_batches;
+  const int64_t estimate = (total + n - 1) / n * std::max<int64_t>(max_epochs, 1);
+  return max_steps == -1 ? estimate : std::min(estimate, max_steps);
+}
+
+TQDMProgressBar* Trainer::progress_bar_callback() const {
+  for (const auto& cb : callbacks_)
+    if (auto* bar = dynamic_cast<TQDMProgressBar*>(cb.get())) return bar;
+  return nullptr;
+}
+
+LightningModule& Trainer::lightning_module() const {
+  if (!model_) throw MisconfigurationException("The Trainer has no LightningModule yet; call fit/validate/test/predict");
+  return *model_;
+}
+
+ResultCollection* Trainer::results() { return active_results_; }
+int64_t Trainer::fast_dev_run() const { return options_->fast_dev_run; }
+std::optional<int64_t> Trainer::max_epochs() const {
+  return options_->max_epochs == -1 ? std::nullopt : std::optional<int64_t>(options_->max_epochs);
+}
+std::optional<int64_t> Trainer::min_epochs() const { return options_->min_epochs; }
+int64_t Trainer::max_steps() const { return options_->max_steps; }
+std::optional<int64_t> Trainer::min_steps() const { return options_->min_steps; }
+int64_t Trainer::log_every_n_steps() const { return options_->log_every_n_steps; }
+std::optional<int64_t> Trainer::check_val_every_n_epoch() const { return options_->check_val_every_n_epoch; }
+int64_t Trainer::accumulate_grad_batches() const { return options_->accumulate_grad_batches; }
+
+bool Trainer::enable_validation() const {
+  const auto& limit = options_->limit_val_batches;
+  const bool limited_out = limit.is_count() ? std::get<int64_t>(limit.value) == 0 : std::get<double>(limit.value) == 0.0;
+  if (limited_out || !fit_loop_->epoch_loop.val_loop.step_available) return false;
+  if (!val_loaded_) return true;  // not requested yet: assume there is a source
+  return std::any_of(num_val_batches_.begin(), num_val_batches_.end(), [](int64_t n) { return n > 0; });
+}
+
+}  // namespace lightning
