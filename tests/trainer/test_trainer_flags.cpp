@@ -413,3 +413,58 @@ TEST(TrainerFlags, DeterministicWeightsWithZeroAndTwoWorkers) {
   EXPECT_TRUE(torch::equal(a, b));
   EXPECT_TRUE(torch::equal(a, c));
 }
+
+TEST(TrainerFlags, SecondCtrlCExitsAtOnce) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  struct TwiceInterrupting : CountingModel {
+    StepOutput training_step(const Batch& b, int64_t i) override {
+      if (i == 1) {
+        std::raise(SIGINT);
+        std::raise(SIGINT);
+      }
+      return CountingModel::training_step(b, i);
+    }
+  };
+  EXPECT_EXIT(
+      {
+        Trainer trainer(quiet({.max_epochs = 1, .limit_val_batches = 0}));
+        trainer.fit(std::make_shared<TwiceInterrupting>());
+      },
+      ::testing::ExitedWithCode(130), "Second interrupt");
+}
+
+TEST(TrainerFlags, FitWithDatamoduleAndDirectLoaders) {
+  struct DM : LightningDataModule {
+    int setups = 0;
+    void setup(const std::string&) override { ++setups; }
+    DataLoaders train_dataloader() override { return random_loader(8); }
+    DataLoaders val_dataloader() override { return DataLoaders{random_loader(3), random_loader(5)}; }
+  };
+  auto dm = std::make_shared<DM>();
+  auto m = std::make_shared<CountingModel>();
+  Trainer trainer(quiet({.max_epochs = 1, .num_sanity_val_steps = 0}));
+  trainer.fit(m, dm);
+  EXPECT_EQ(dm->setups, 1);
+  EXPECT_EQ(m->train_steps, 8);
+  EXPECT_EQ(m->val_steps, 8);
+  EXPECT_EQ(trainer.num_val_batches(), (std::vector<int64_t>{3, 5}));
+  EXPECT_EQ(trainer.val_dataloaders().size(), 2u);
+  // Direct loaders win over the module's hooks.
+  auto m2 = std::make_shared<CountingModel>();
+  Trainer direct(quiet({.max_epochs = 1, .num_sanity_val_steps = 0}));
+  direct.fit(m2, random_loader(4), random_loader(2));
+  EXPECT_EQ(m2->train_steps, 4);
+  EXPECT_EQ(m2->val_steps, 2);
+  EXPECT_EQ(m2->train_loader_requests, 0);
+}
+
+TEST(TrainerFlags, DefaultProgressBarPrintsPlainLinesWhenNotATerminal) {
+  ::testing::internal::CaptureStderr();
+  Trainer trainer({.logger = false, .max_epochs = 1, .limit_train_batches = 20, .limit_val_batches = 0,
+                   .enable_model_summary = false});
+  trainer.fit(std::make_shared<CountingModel>());
+  auto err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.find('\r'), std::string::npos);
+  EXPECT_NE(err.find("Epoch 0: 100%"), std::string::npos) << err;
+  EXPECT_NE(err.find("20/20"), std::string::npos) << err;
+}
