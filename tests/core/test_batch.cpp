@@ -1,3 +1,4 @@
+#include "helpers/errors.h"
 #include "lightning/core/batch.h"
 
 #include <gtest/gtest.h>
@@ -8,19 +9,8 @@
 
 namespace L = lightning;
 
-namespace {
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
-
-}  // namespace
+using lightning::testing::contains;
+using lightning::testing::error_of;
 
 TEST(BatchTest, PositionalFields) {
   auto x = torch::ones({4, 3});

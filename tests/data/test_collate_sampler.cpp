@@ -1,3 +1,4 @@
+#include "helpers/errors.h"
 #include "lightning/data/collate.h"
 #include "lightning/data/dataset.h"
 #include "lightning/data/sampler.h"
@@ -12,23 +13,10 @@
 
 namespace L = lightning;
 
+using lightning::testing::contains;
+using lightning::testing::error_of;
+
 namespace {
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const L::MisconfigurationException& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<other exception> ") + e.what();
-  }
-  return "<no exception>";
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 }  // namespace
 

@@ -1,3 +1,4 @@
+#include "helpers/errors.h"
 #include "lightning/data/dataloader.h"
 
 #include "lightning/core/datamodule.h"
@@ -20,23 +21,10 @@
 namespace L = lightning;
 using namespace std::chrono_literals;
 
+using lightning::testing::contains;
+using lightning::testing::error_of;
+
 namespace {
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const L::MisconfigurationException& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<other exception> ") + e.what();
-  }
-  return "<no exception>";
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 /// Runs `fn` on a thread; fails (and aborts, rather than hang the suite) past `limit`.
 template <typename F>

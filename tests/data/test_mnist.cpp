@@ -1,3 +1,4 @@
+#include "helpers/errors.h"
 #include "lightning/data/datasets/mnist.h"
 
 #include "lightning/data/dataloader.h"
@@ -19,22 +20,10 @@
 namespace L = lightning;
 namespace fs = std::filesystem;
 
+using lightning::testing::contains;
+using lightning::testing::error_of;
+
 namespace {
-
-std::string error_of_fn(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const L::MisconfigurationException& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("<other exception> ") + e.what();
-  }
-  return "<no exception>";
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 /// A fresh directory under the system temp dir, removed at the end of the test.
 class TempDir {
@@ -171,14 +160,14 @@ TEST(MNISTTest, TruncatedFileErrorNamesFileAndSizes) {
   const auto img = dir.file("train-images-idx3-ubyte");
   // Header claims 5 images; only 2 are there: 16 + 2*784 = 1584 bytes of 16 + 5*784 = 3936.
   write_plain(img, idx_bytes({5, 28, 28}, image_data(2)));
-  auto msg = error_of_fn([&] { L::MNIST(dir.path().string(), true); });
+  auto msg = error_of([&] { L::MNIST(dir.path().string(), true); });
   EXPECT_TRUE(contains(msg, img)) << msg;
   EXPECT_TRUE(contains(msg, "truncated: expected 3936 bytes, got 1584")) << msg;
 
   // Gzip-compressed and truncated in the decompressed data.
   const auto gz = dir.file("cut.gz");
   write_gzip(gz, idx_bytes({5, 28, 28}, image_data(2)));
-  msg = error_of_fn([&] { L::read_idx_file(gz); });
+  msg = error_of([&] { L::read_idx_file(gz); });
   EXPECT_TRUE(contains(msg, gz)) << msg;
   EXPECT_TRUE(contains(msg, "truncated: expected 3936 bytes, got 1584")) << msg;
 
@@ -189,14 +178,14 @@ TEST(MNISTTest, TruncatedFileErrorNamesFileAndSizes) {
   std::string compressed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto cut = dir.file("cut-stream.gz");
   write_plain(cut, compressed.substr(0, compressed.size() / 2));
-  msg = error_of_fn([&] { L::read_idx_file(cut); });
+  msg = error_of([&] { L::read_idx_file(cut); });
   EXPECT_TRUE(contains(msg, cut)) << msg;
   EXPECT_TRUE(contains(msg, "truncated")) << msg;
 
   // Truncated inside the header.
   const auto tiny = dir.file("tiny");
   write_plain(tiny, std::string("\0\0\x08\x03\0\0", 6));
-  msg = error_of_fn([&] { L::read_idx_file(tiny); });
+  msg = error_of([&] { L::read_idx_file(tiny); });
   EXPECT_TRUE(contains(msg, tiny)) << msg;
   EXPECT_TRUE(contains(msg, "truncated: expected at least 16 bytes")) << msg;
 }
@@ -205,50 +194,50 @@ TEST(MNISTTest, MalformedFilesAreRejected) {
   TempDir dir;
   const auto bad_magic = dir.file("bad-magic");
   write_plain(bad_magic, std::string("\x12\x34\x08\x01\0\0\0\0", 8));
-  auto msg = error_of_fn([&] { L::read_idx_file(bad_magic); });
+  auto msg = error_of([&] { L::read_idx_file(bad_magic); });
   EXPECT_TRUE(contains(msg, bad_magic)) << msg;
   EXPECT_TRUE(contains(msg, "magic")) << msg;
 
   const auto bad_type = dir.file("float-idx");
   write_plain(bad_type, std::string("\0\0\x0d\x01\0\0\0\x01\0\0\0\0", 12));
-  msg = error_of_fn([&] { L::read_idx_file(bad_type); });
+  msg = error_of([&] { L::read_idx_file(bad_type); });
   EXPECT_TRUE(contains(msg, "unsupported data type 0x0d")) << msg;
 
   const auto extra = dir.file("extra");
   write_plain(extra, idx_bytes({2}, {1, 2, 3}));
-  msg = error_of_fn([&] { L::read_idx_file(extra); });
+  msg = error_of([&] { L::read_idx_file(extra); });
   EXPECT_TRUE(contains(msg, extra)) << msg;
   EXPECT_TRUE(contains(msg, "expected 10 bytes")) << msg;
 
   const auto empty = dir.file("empty");
   write_plain(empty, "");
-  msg = error_of_fn([&] { L::read_idx_file(empty); });
+  msg = error_of([&] { L::read_idx_file(empty); });
   EXPECT_TRUE(contains(msg, "truncated")) << msg;
 
   // Image and label counts disagree.
   write_split(dir, "train", 4, false, false);
   write_plain(dir.file("train-labels-idx1-ubyte"), idx_bytes({3}, label_data(3)));
-  msg = error_of_fn([&] { L::MNIST(dir.path().string(), true); });
+  msg = error_of([&] { L::MNIST(dir.path().string(), true); });
   EXPECT_TRUE(contains(msg, "4 images")) << msg;
   EXPECT_TRUE(contains(msg, "3 labels")) << msg;
 
   // Label file where the image file should be (wrong number of dimensions).
   write_plain(dir.file("train-images-idx3-ubyte"), idx_bytes({4}, label_data(4)));
-  msg = error_of_fn([&] { L::MNIST(dir.path().string(), true); });
+  msg = error_of([&] { L::MNIST(dir.path().string(), true); });
   EXPECT_TRUE(contains(msg, "3-d")) << msg;
 }
 
 TEST(MNISTTest, MissingFileErrorNamesBothPaths) {
   TempDir dir;
-  auto msg = error_of_fn([&] { L::MNIST(dir.path().string(), true); });
+  auto msg = error_of([&] { L::MNIST(dir.path().string(), true); });
   EXPECT_TRUE(contains(msg, dir.file("train-images-idx3-ubyte.gz"))) << msg;
   EXPECT_TRUE(contains(msg, dir.file("train-images-idx3-ubyte") + "'")) << msg;
   write_split(dir, "t10k", 2, false, false);
   fs::remove(dir.file("t10k-labels-idx1-ubyte"));
-  msg = error_of_fn([&] { L::MNIST(dir.path().string(), false); });
+  msg = error_of([&] { L::MNIST(dir.path().string(), false); });
   EXPECT_TRUE(contains(msg, dir.file("t10k-labels-idx1-ubyte.gz"))) << msg;
   const auto nowhere = dir.file("does-not-exist");
-  msg = error_of_fn([&] { L::read_idx_file(nowhere); });
+  msg = error_of([&] { L::read_idx_file(nowhere); });
   EXPECT_TRUE(contains(msg, nowhere)) << msg;
   EXPECT_TRUE(contains(msg, "no such file")) << msg;
 }
