@@ -100,7 +100,10 @@ void LightningModule::manual_backward(const torch::Tensor& loss) {
 }
 
 Batch LightningModule::transfer_batch_to_device(Batch batch, const torch::Device& device, int64_t) {
-  return batch.to(device, /*non_blocking=*/device.is_cuda());
+  // In place on the batch we own: no allocation when the data is already there.
+  for (auto& field : batch.fields())
+    if (field.defined() && field.device() != device) field = field.to(device, /*non_blocking=*/device.is_cuda());
+  return batch;
 }
 
 Trainer& LightningModule::trainer() const {
@@ -187,9 +190,8 @@ void LightningModule::log(const std::string& name, const LogValue& value, const 
         "self.log('{}', ...) in `{}` with on_step=false and on_epoch=false would record nothing; accepted: at "
         "least one of them true",
         name, fx));
-  std::string key = name;
-  if (options.add_dataloader_idx && t.eval_dataloader_idx >= 0 && t.num_eval_dataloaders > 1)
-    key += fmt::format("/dataloader_idx_{}", t.eval_dataloader_idx);
+  const bool suffixed = options.add_dataloader_idx && t.eval_dataloader_idx >= 0 && t.num_eval_dataloaders > 1;
+  const std::string& key = suffixed ? fmt::format("{}/dataloader_idx_{}", name, t.eval_dataloader_idx) : name;
   torch::Tensor tensor = value.tensor.defined() ? value.tensor : torch::scalar_tensor(value.number);
   if (tensor.numel() != 1)
     throw MisconfigurationException(fmt::format(

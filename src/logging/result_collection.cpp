@@ -11,7 +11,7 @@ namespace {
 // never synchronises or reduces per step, and memory stays bounded over long epochs.
 constexpr size_t kFoldEvery = 1024;
 
-ReduceFx parse_reduce(const std::string& fx, const std::string& name, const std::string& reduce) {
+ReduceFx parse_reduce(std::string_view fx, const std::string& name, const std::string& reduce) {
   if (reduce == "mean" || reduce == "avg") return ReduceFx::Mean;
   if (reduce == "max") return ReduceFx::Max;
   if (reduce == "min") return ReduceFx::Min;
@@ -79,17 +79,18 @@ void ResultMetric::reset() {
   updated_this_epoch = false;
 }
 
-void ResultCollection::log(const std::string& fx, const std::string& name, const torch::Tensor& value,
+void ResultCollection::log(std::string_view fx, const std::string& name, const torch::Tensor& value,
                            bool on_step, bool on_epoch, const LogOptions& options, double batch_size) {
   if (value.numel() != 1)
     throw MisconfigurationException(fmt::format(
         "self.log('{}', value) in `{}`: value must be a scalar (one element), got a tensor of shape {}", name, fx,
         fmt::format("{}", fmt::join(value.sizes(), ", "))));
-  std::string key = fx + "." + name;
-  auto it = metrics_.find(key);
+  // Reuses one buffer for the "fx.name" key: no allocation per call once it has grown.
+  key_.assign(fx).append(".").append(name);
+  auto it = metrics_.find(key_);
   if (it == metrics_.end()) {
     ResultMetric m;
-    m.fx = fx;
+    m.fx = std::string(fx);
     m.name = name;
     m.prog_bar = options.prog_bar;
     m.logger = options.logger;
@@ -97,8 +98,8 @@ void ResultCollection::log(const std::string& fx, const std::string& name, const
     m.on_epoch = on_epoch;
     m.enable_graph = options.enable_graph;
     m.reduce = parse_reduce(fx, name, options.reduce_fx);
-    it = metrics_.emplace(key, std::move(m)).first;
-    order_.push_back(key);
+    it = metrics_.emplace(key_, std::move(m)).first;
+    order_.push_back(key_);
   } else {
     const auto& m = it->second;
     if (m.prog_bar != options.prog_bar || m.logger != options.logger || m.on_step != on_step ||
@@ -108,7 +109,7 @@ void ResultCollection::log(const std::string& fx, const std::string& name, const
                       "prog_bar/logger/on_step/on_epoch/reduce_fx every time",
                       name, fx));
   }
-  auto stored = value.reshape({});
+  auto stored = value.dim() == 0 ? value : value.reshape({});
   if (!options.enable_graph && stored.requires_grad()) stored = stored.detach();
   if (!stored.is_floating_point()) stored = stored.to(torch::kFloat);
   it->second.update(stored, batch_size);

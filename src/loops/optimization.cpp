@@ -22,18 +22,19 @@ StepOutput AutomaticOptimization::run(const Batch& batch, int64_t batch_idx, boo
     return output;
   }
   // As Lightning's precision plugin wraps the closure: after backward come
-  // on_before_optimizer_step and gradient clipping, then the optimizer's update.
-  std::function<torch::Tensor()> wrapped = [&]() {
-    auto loss = closure(batch, batch_idx, output, zero_grad);
-    t.call_hooks(
-        "on_before_optimizer_step", [&](Callback& c) { c.on_before_optimizer_step(t, module, optimizer); },
-        [&](LightningModule& m) { m.on_before_optimizer_step(optimizer); });
-    const auto& o = t.options();
-    t.call_module("configure_gradient_clipping", [&](LightningModule& m) {
-      m.configure_gradient_clipping(optimizer, o.gradient_clip_val,
-                                    o.gradient_clip_val ? std::optional<std::string>(o.gradient_clip_algorithm)
-                                                        : std::nullopt);
-    });
+  // on_before_optimizer_step and gradient clipping, then the optimizer's update. The lambda
+  // captures one pointer, so std::function keeps it inline: no allocation per step.
+  struct Step {
+    AutomaticOptimization* self;
+    const Batch& batch;
+    int64_t batch_idx;
+    StepOutput& output;
+    bool zero_grad;
+    torch::optim::Optimizer& optimizer;
+  } step{this, batch, batch_idx, output, zero_grad, optimizer};
+  std::function<torch::Tensor()> wrapped = [s = &step]() {
+    auto loss = s->self->closure(s->batch, s->batch_idx, s->output, s->zero_grad);
+    s->self->after_closure(s->optimizer);
     return loss;
   };
   const int64_t epoch = t.current_epoch();
@@ -41,6 +42,20 @@ StepOutput AutomaticOptimization::run(const Batch& batch, int64_t batch_idx, boo
                 [&](LightningModule& m) { m.optimizer_step(epoch, batch_idx, optimizer, wrapped); });
   ++optimizer_steps;
   return output;
+}
+
+void AutomaticOptimization::after_closure(torch::optim::Optimizer& optimizer) {
+  auto& t = trainer_;
+  auto& module = t.lightning_module();
+  t.call_hooks(
+      "on_before_optimizer_step", [&](Callback& c) { c.on_before_optimizer_step(t, module, optimizer); },
+      [&](LightningModule& m) { m.on_before_optimizer_step(optimizer); });
+  const auto& o = t.options();
+  t.call_module("configure_gradient_clipping", [&](LightningModule& m) {
+    m.configure_gradient_clipping(
+        optimizer, o.gradient_clip_val,
+        o.gradient_clip_val ? std::optional<std::string>(o.gradient_clip_algorithm) : std::nullopt);
+  });
 }
 
 torch::Tensor AutomaticOptimization::closure(const Batch& batch, int64_t batch_idx, StepOutput& output,

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lightning {
@@ -60,7 +61,7 @@ class ResultCollection {
   /// Records `value` under `fx`/`name`. Throws MisconfigurationException when the same key is
   /// logged again in `fx` with different options, the tensor is not a scalar, or `reduce_fx`
   /// is unknown.
-  void log(const std::string& fx, const std::string& name, const torch::Tensor& value, bool on_step,
+  void log(std::string_view fx, const std::string& name, const torch::Tensor& value, bool on_step,
            bool on_epoch, const LogOptions& options, double batch_size);
   /// Step values (on_step=true) or epoch values of everything logged.
   MetricViews metrics(bool on_step);
@@ -76,6 +77,7 @@ class ResultCollection {
   // Keyed by "fx.name"; insertion order kept for stable output.
   std::vector<std::string> order_;
   std::map<std::string, ResultMetric> metrics_;
+  std::string key_;
 };
 
 }  // namespace lightning

@@ -20,6 +20,7 @@ class AutomaticOptimization {
 
  private:
   torch::Tensor closure(const Batch& batch, int64_t batch_idx, StepOutput& output, bool zero_grad);
+  void after_closure(torch::optim::Optimizer& optimizer);
   Trainer& trainer_;
 };
 
