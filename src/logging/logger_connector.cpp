@@ -19,8 +19,8 @@ void LoggerConnector::log_metrics(const std::map<std::string, torch::Tensor>& me
     row[key] = to_double(value);
   }
   if (!step) {
+    // Lightning adds "epoch" to the row only, not to logged_metrics.
     row.emplace("epoch", static_cast<double>(trainer_.current_epoch()));
-    logged_metrics_["epoch"] = torch::scalar_tensor(static_cast<double>(trainer_.current_epoch()));
     step = trainer_.fit_loop().epoch_loop.batches_that_stepped;
   }
   for (const auto& logger : trainer_.loggers()) {

@@ -3,6 +3,7 @@
 #include "lightning/callbacks/callback.h"
 #include "lightning/logging/logger_connector.h"
 #include "lightning/trainer/trainer.h"
+#include "lightning/utilities/seed.h"
 #include "trainer/resolved_options.h"
 
 #include <fmt/format.h>
@@ -47,6 +48,8 @@ bool FitLoop::done() {
 }
 
 void FitLoop::run_sanity_check() {
+  // Training must see the same randomness whether or not a sanity check ran.
+  IsolateRng isolate;
   auto& t = trainer_;
   auto& module = t.lightning_module();
   const auto previous = t.state_.stage;

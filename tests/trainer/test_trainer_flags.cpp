@@ -468,3 +468,24 @@ TEST(TrainerFlags, DefaultProgressBarPrintsPlainLinesWhenNotATerminal) {
   EXPECT_NE(err.find("Epoch 0: 100%"), std::string::npos) << err;
   EXPECT_NE(err.find("20/20"), std::string::npos) << err;
 }
+
+TEST(TrainerFlags, SanityCheckDoesNotChangeTrainingRandomness) {
+  // The val loader is built inside the sanity check and draws its seed from the generator;
+  // the training run must not notice (Lightning's isolate_rng).
+  struct BuildsLoaders : BoringModel {
+    DataLoaders val_dataloader() override { return DataLoader(random_dataset(8), {.shuffle = false}); }
+    DataLoaders train_dataloader() override {
+      return DataLoader(std::make_shared<TensorDataset>(std::vector<torch::Tensor>{torch::randn({64, 32})}),
+                        {.batch_size = 4, .shuffle = true});
+    }
+  };
+  auto train = [](int64_t sanity) {
+    torch::manual_seed(7);
+    auto m = std::make_shared<BuildsLoaders>();
+
+    Trainer trainer(quiet({.max_epochs = 1, .limit_val_batches = 2, .num_sanity_val_steps = sanity}));
+    trainer.fit(m);
+    return m->layer->weight.clone();
+  };
+  EXPECT_TRUE(torch::equal(train(0), train(2)));
+}
