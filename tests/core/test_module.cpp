@@ -89,3 +89,25 @@ TEST(LightningModule, GradientClippingAndAccumulation) {
   EXPECT_GT(m->max_grad, 0);
   EXPECT_LE(m->max_grad, 0.01 + 1e-9);
 }
+
+TEST(LightningModule, ManualOptimizationRunsTheUsersSteps) {
+  struct Manual : BoringModel {
+    Manual() { automatic_optimization = false; }
+    int backward_hooks = 0;
+    void on_after_backward() override { ++backward_hooks; }
+    StepOutput training_step(const Batch& b, int64_t i) override {
+      auto& opt = *optimizers().front();
+      opt.zero_grad();
+      auto loss = step(b[0]);
+      manual_backward(loss);
+      opt.step();
+      return loss;
+    }
+  };
+  auto m = std::make_shared<Manual>();
+  auto before = m->layer->weight.clone();
+  Trainer trainer(quiet({.max_epochs = 1, .limit_train_batches = 3, .limit_val_batches = 0}));
+  trainer.fit(m);
+  EXPECT_EQ(m->backward_hooks, 3);
+  EXPECT_FALSE(torch::equal(before, m->layer->weight));
+}

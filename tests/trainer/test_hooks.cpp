@@ -391,3 +391,55 @@ TEST(Hooks, DatamoduleHooksInOrder) {
   trainer.test(std::make_shared<BoringModel>(), dm, false);
   expect_calls(called, {"prepare_data", "setup:test", "test_dataloader", "teardown:test"});
 }
+
+TEST(Hooks, AccumulationStepsEverySecondBatch) {
+  Calls called;
+  auto model = std::make_shared<HookedModel>(&called);
+  Trainer trainer(quiet({.callbacks = {std::make_shared<HookedCallback>(&called)},
+                         .max_epochs = 1,
+                         .limit_train_batches = 3,
+                         .limit_val_batches = 0,
+                         .accumulate_grad_batches = 2}));
+  trainer.fit(model);
+  auto backward = [] {
+    return Calls{"Callback.on_before_backward", "on_before_backward", "backward", "Callback.on_after_backward",
+                 "on_after_backward"};
+  };
+  auto zero_grad = [](int i) {
+    return Calls{"Callback.on_before_zero_grad", "on_before_zero_grad", "optimizer_zero_grad:0:" + std::to_string(i)};
+  };
+  auto batch_start = [](int i) {
+    Calls out = transfer();
+    append(out, {"Callback.on_train_batch_start:" + std::to_string(i), "on_train_batch_start:" + std::to_string(i)});
+    return out;
+  };
+  auto batch_end = [](int i) {
+    return Calls{"Callback.on_train_batch_end:" + std::to_string(i), "on_train_batch_end:" + std::to_string(i)};
+  };
+  auto step_tail = Calls{"Callback.on_before_optimizer_step", "on_before_optimizer_step", "configure_gradient_clipping"};
+  Calls expected{"configure_callbacks", "prepare_data", "Callback.setup:fit", "setup:fit", "configure_model",
+                 "configure_optimizers", "Callback.on_fit_start", "on_fit_start", "train_dataloader",
+                 "Callback.on_train_start", "on_train_start", "Callback.on_train_epoch_start", "on_train_epoch_start"};
+  // Batch 0 accumulates: no optimizer step. Batch 1 steps without clearing gradients. Batch 2, the
+  // last and short group, clears and steps.
+  append(expected, batch_start(0));
+  expected.push_back("training_step:0");
+  append(expected, zero_grad(0));
+  append(expected, backward());
+  append(expected, batch_end(0));
+  append(expected, batch_start(1));
+  append(expected, {"optimizer_step:0:1", "training_step:1"});
+  append(expected, backward());
+  append(expected, step_tail);
+  append(expected, batch_end(1));
+  append(expected, batch_start(2));
+  append(expected, {"optimizer_step:0:2", "training_step:2"});
+  append(expected, zero_grad(2));
+  append(expected, backward());
+  append(expected, step_tail);
+  append(expected, batch_end(2));
+  append(expected, {"Callback.on_train_epoch_end", "on_train_epoch_end", "Callback.on_train_end", "on_train_end",
+                    "Callback.on_fit_end", "on_fit_end", "Callback.teardown:fit", "teardown:fit"});
+  expect_calls(called, expected);
+  EXPECT_EQ(trainer.global_step(), 2);
+}
