@@ -472,6 +472,16 @@ void TQDMProgressBar::start_eval_dataloader(const std::string& description, cons
              position, leave, visible);
 }
 
+void TQDMProgressBar::advance_eval(int64_t& counter, int64_t batch_idx) {
+  counter = batch_idx + 1;
+  if (eval_.advance_to(counter)) eval_.draw();
+}
+
+void TQDMProgressBar::end_eval() {
+  eval_.close();
+  eval_dataloader_idx_ = -1;
+}
+
 void TQDMProgressBar::on_validation_start(Trainer& trainer, LightningModule& module) {
   eval_dataloader_idx_ = -1;
   val_batch_idx_ = 0;
@@ -496,8 +506,7 @@ void TQDMProgressBar::on_validation_batch_start(Trainer& trainer, LightningModul
 
 void TQDMProgressBar::on_validation_batch_end(Trainer& trainer, LightningModule& module, const StepOutput& outputs,
                                               const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {
-  val_batch_idx_ = batch_idx + 1;
-  if (eval_.advance_to(val_batch_idx_)) eval_.draw();
+  advance_eval(val_batch_idx_, batch_idx);
   if (!trainer.sanity_checking() && trainer.state().fn == TrainerFn::Fitting) {
     ++val_processed_;
     // The epoch bar keeps its postfix here: metrics are read at its next regular redraw.
@@ -506,8 +515,7 @@ void TQDMProgressBar::on_validation_batch_end(Trainer& trainer, LightningModule&
 }
 
 void TQDMProgressBar::on_validation_end(Trainer& trainer, LightningModule& module) {
-  eval_.close();
-  eval_dataloader_idx_ = -1;
+  end_eval();
   // On a terminal, show the new validation metrics at once (in log files the epoch's last line does).
   if (terminal_ && main_.active() && !trainer.sanity_checking() && trainer.state().fn == TrainerFn::Fitting) {
     draw_main(trainer, module);
@@ -528,14 +536,10 @@ void TQDMProgressBar::on_test_batch_start(Trainer& trainer, LightningModule& mod
 
 void TQDMProgressBar::on_test_batch_end(Trainer& trainer, LightningModule& module, const StepOutput& outputs,
                                         const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {
-  test_batch_idx_ = batch_idx + 1;
-  if (eval_.advance_to(test_batch_idx_)) eval_.draw();
+  advance_eval(test_batch_idx_, batch_idx);
 }
 
-void TQDMProgressBar::on_test_end(Trainer& trainer, LightningModule& module) {
-  eval_.close();
-  eval_dataloader_idx_ = -1;
-}
+void TQDMProgressBar::on_test_end(Trainer& trainer, LightningModule& module) { end_eval(); }
 
 void TQDMProgressBar::on_predict_start(Trainer& trainer, LightningModule& module) {
   eval_dataloader_idx_ = -1;
@@ -551,14 +555,10 @@ void TQDMProgressBar::on_predict_batch_start(Trainer& trainer, LightningModule& 
 
 void TQDMProgressBar::on_predict_batch_end(Trainer& trainer, LightningModule& module, const torch::IValue& outputs,
                                            const Batch& batch, int64_t batch_idx, int64_t dataloader_idx) {
-  predict_batch_idx_ = batch_idx + 1;
-  if (eval_.advance_to(predict_batch_idx_)) eval_.draw();
+  advance_eval(predict_batch_idx_, batch_idx);
 }
 
-void TQDMProgressBar::on_predict_end(Trainer& trainer, LightningModule& module) {
-  eval_.close();
-  eval_dataloader_idx_ = -1;
-}
+void TQDMProgressBar::on_predict_end(Trainer& trainer, LightningModule& module) { end_eval(); }
 
 void TQDMProgressBar::on_exception(Trainer& trainer, LightningModule& module, const std::exception_ptr& exception) {
   // Move below every bar still on screen so the error is not printed over them.

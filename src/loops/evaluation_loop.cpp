@@ -5,10 +5,9 @@
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "trainer/resolved_options.h"
+#include "loops/grad_mode.h"
 #include "trainer/signals.h"
 
-#include <c10/core/InferenceMode.h>
-#include <torch/csrc/autograd/grad_mode.h>
 
 #include <fmt/format.h>
 
@@ -57,13 +56,7 @@ std::vector<std::map<std::string, double>> EvaluationLoop::run(std::vector<DataL
   });
   std::vector<std::map<std::string, double>> outputs;
   {
-    // Lightning evaluates under torch.inference_mode (or no_grad when inference_mode=false).
-    std::optional<c10::InferenceMode> inference;
-    std::optional<torch::NoGradGuard> no_grad;
-    if (t.options().inference_mode)
-      inference.emplace();
-    else
-      no_grad.emplace();
+    detail::EvaluationGradGuard no_grad(t.options().inference_mode);
     t.call_hooks(
         testing ? "on_test_start" : "on_validation_start",
         [&](Callback& c) { testing ? c.on_test_start(t, module) : c.on_validation_start(t, module); },

@@ -4,10 +4,9 @@
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "trainer/resolved_options.h"
+#include "loops/grad_mode.h"
 #include "trainer/signals.h"
 
-#include <c10/core/InferenceMode.h>
-#include <torch/csrc/autograd/grad_mode.h>
 
 #include <numeric>
 
@@ -22,12 +21,7 @@ std::vector<std::vector<torch::IValue>> PredictionLoop::run(std::vector<DataLoad
   if (std::accumulate(num_batches.begin(), num_batches.end(), int64_t{0}) == 0) return predictions;
   t.num_eval_dataloaders = static_cast<int64_t>(loaders.size());
   t.call_module("on_predict_model_eval", [](LightningModule& m) { m.on_predict_model_eval(); });
-  std::optional<c10::InferenceMode> inference;
-  std::optional<torch::NoGradGuard> no_grad;
-  if (t.options().inference_mode)
-    inference.emplace();
-  else
-    no_grad.emplace();
+  detail::EvaluationGradGuard no_grad(t.options().inference_mode);
   t.call_hooks(
       "on_predict_start", [&](Callback& c) { c.on_predict_start(t, module); },
       [](LightningModule& m) { m.on_predict_start(); });

@@ -256,6 +256,9 @@ class TQDMProgressBar : public Callback {
 
  private:
   std::vector<std::pair<std::string, std::string>> postfix_items(Trainer& trainer, LightningModule& module);
+  /// Records the batch count of an evaluation bar and redraws it when due.
+  void advance_eval(int64_t& counter, int64_t batch_idx);
+  void end_eval();
   /// Starts the evaluation bar for `dataloader_idx` when the dataloader changed.
   void start_eval_dataloader(const std::string& description, const std::vector<int64_t>& totals,
                              int64_t dataloader_idx, int position, bool leave, bool visible);
