@@ -70,6 +70,10 @@ std::vector<std::map<std::string, double>> EvaluationLoop::run(std::vector<DataL
       for (size_t i = 0; i < loaders.size(); ++i)
         if (num_batches[i] > 0) run_dataloader(loaders[i], static_cast<int64_t>(i), num_batches[i]);
     } catch (const detail::StepNotOverridden&) {
+      if (t.state().fn == TrainerFn::Validating)
+        throw MisconfigurationException(
+            "No `validation_step()` method defined to run `Trainer.validate`; accepted: a LightningModule that "
+            "overrides validation_step");
       if (testing) throw MisconfigurationException(
             "No `test_step()` method defined to run `Trainer.test`; accepted: a LightningModule that overrides "
             "test_step");

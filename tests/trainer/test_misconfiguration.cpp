@@ -132,6 +132,15 @@ TEST(Misconfiguration, EveryInvalidFlagValueIsNamed) {
          t.fit(std::make_shared<BoringModel>(), DataLoader(std::make_shared<Stream>(), {.batch_size = 2}));
        },
        {"limit_train_batches=0.5", "IterableDataset"}},
+      {"validate without validation_step",
+       [] {
+         struct NoVal : LightningModule {
+           DataLoaders val_dataloader() override { return random_loader(); }
+         };
+         Trainer t(quiet({}));
+         t.validate(std::make_shared<NoVal>(), DataLoaders{}, false);
+       },
+       {"validation_step"}},
       {"test without test_step",
        [] {
          struct NoTest : LightningModule {

@@ -489,3 +489,28 @@ TEST(TrainerFlags, SanityCheckDoesNotChangeTrainingRandomness) {
   };
   EXPECT_TRUE(torch::equal(train(0), train(2)));
 }
+
+TEST(TrainerFlags, FitSkipsValidationWithoutValidationStep) {
+  struct NoValStep : LightningModule {
+    torch::nn::Linear layer{nullptr};
+    int steps = 0;
+    NoValStep() { layer = register_module("layer", torch::nn::Linear(32, 2)); }
+    StepOutput training_step(const Batch& b, int64_t) override {
+      ++steps;
+      return layer->forward(b[0]).sum();
+    }
+    OptimizerConfig configure_optimizers() override {
+      return std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.1));
+    }
+    DataLoaders train_dataloader() override { return random_loader(8); }
+    DataLoaders val_dataloader() override { return random_loader(4); }
+  };
+  auto m = std::make_shared<NoValStep>();
+  Trainer trainer(quiet({.max_epochs = 2}));
+  ::testing::internal::CaptureStderr();
+  trainer.fit(m);
+  auto err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(m->steps, 16);
+  EXPECT_NE(err.find("no `validation_step`"), std::string::npos) << err;
+  EXPECT_EQ(trainer.state().status, TrainerStatus::Finished);
+}
