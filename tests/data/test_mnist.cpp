@@ -1,4 +1,5 @@
 #include "helpers/errors.h"
+#include "helpers/temp_dir.h"
 #include "lightning/data/datasets/mnist.h"
 
 #include "lightning/data/dataloader.h"
@@ -21,32 +22,10 @@ namespace L = lightning;
 namespace fs = std::filesystem;
 
 using lightning::testing::contains;
+using lightning::testing::TempDir;
 using lightning::testing::error_of;
 
 namespace {
-
-/// A fresh directory under the system temp dir, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() /
-            ("lightning_" + std::string(info ? info->name() : "test") + "_" + std::to_string(::getpid()) +
-             "_" + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 /// IDX bytes: magic 0x00 0x00 0x08 ndim, big-endian dims, then the data.
 std::string idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
@@ -124,23 +103,23 @@ TEST(MNISTTest, ReadsPlainIdxFiles) {
   TempDir dir;
   write_split(dir, "train", 12, false, false);
   write_split(dir, "t10k", 3, false, false);
-  check_dataset(L::MNIST(dir.path().string(), /*train=*/true), 12);
-  check_dataset(L::MNIST(dir.path().string(), /*train=*/false), 3);
+  check_dataset(L::MNIST(dir.path(), /*train=*/true), 12);
+  check_dataset(L::MNIST(dir.path(), /*train=*/false), 3);
 }
 
 TEST(MNISTTest, ReadsGzipIdxFilesAndMixed) {
   TempDir dir;
   write_split(dir, "train", 7, true, true);
   write_split(dir, "t10k", 5, true, false);
-  check_dataset(L::MNIST(dir.path().string(), true), 7);
-  check_dataset(L::FashionMNIST(dir.path().string(), false), 5);
+  check_dataset(L::MNIST(dir.path(), true), 7);
+  check_dataset(L::FashionMNIST(dir.path(), false), 5);
 }
 
 TEST(MNISTTest, GzipIsPreferredOverPlain) {
   TempDir dir;
   write_split(dir, "t10k", 4, true, true);
   write_split(dir, "t10k", 9, false, false);  // a different, plain copy
-  EXPECT_EQ(L::MNIST(dir.path().string(), false).size(), 4u);
+  EXPECT_EQ(L::MNIST(dir.path(), false).size(), 4u);
 }
 
 TEST(MNISTTest, ReadIdxFileShapeAndBytes) {
@@ -160,7 +139,7 @@ TEST(MNISTTest, TruncatedFileErrorNamesFileAndSizes) {
   const auto img = dir.file("train-images-idx3-ubyte");
   // Header claims 5 images; only 2 are there: 16 + 2*784 = 1584 bytes of 16 + 5*784 = 3936.
   write_plain(img, idx_bytes({5, 28, 28}, image_data(2)));
-  auto msg = error_of([&] { L::MNIST(dir.path().string(), true); });
+  auto msg = error_of([&] { L::MNIST(dir.path(), true); });
   EXPECT_TRUE(contains(msg, img)) << msg;
   EXPECT_TRUE(contains(msg, "truncated: expected 3936 bytes, got 1584")) << msg;
 
@@ -217,24 +196,24 @@ TEST(MNISTTest, MalformedFilesAreRejected) {
   // Image and label counts disagree.
   write_split(dir, "train", 4, false, false);
   write_plain(dir.file("train-labels-idx1-ubyte"), idx_bytes({3}, label_data(3)));
-  msg = error_of([&] { L::MNIST(dir.path().string(), true); });
+  msg = error_of([&] { L::MNIST(dir.path(), true); });
   EXPECT_TRUE(contains(msg, "4 images")) << msg;
   EXPECT_TRUE(contains(msg, "3 labels")) << msg;
 
   // Label file where the image file should be (wrong number of dimensions).
   write_plain(dir.file("train-images-idx3-ubyte"), idx_bytes({4}, label_data(4)));
-  msg = error_of([&] { L::MNIST(dir.path().string(), true); });
+  msg = error_of([&] { L::MNIST(dir.path(), true); });
   EXPECT_TRUE(contains(msg, "3-d")) << msg;
 }
 
 TEST(MNISTTest, MissingFileErrorNamesBothPaths) {
   TempDir dir;
-  auto msg = error_of([&] { L::MNIST(dir.path().string(), true); });
+  auto msg = error_of([&] { L::MNIST(dir.path(), true); });
   EXPECT_TRUE(contains(msg, dir.file("train-images-idx3-ubyte.gz"))) << msg;
   EXPECT_TRUE(contains(msg, dir.file("train-images-idx3-ubyte") + "'")) << msg;
   write_split(dir, "t10k", 2, false, false);
-  fs::remove(dir.file("t10k-labels-idx1-ubyte"));
-  msg = error_of([&] { L::MNIST(dir.path().string(), false); });
+  std::remove(dir.file("t10k-labels-idx1-ubyte").c_str());
+  msg = error_of([&] { L::MNIST(dir.path(), false); });
   EXPECT_TRUE(contains(msg, dir.file("t10k-labels-idx1-ubyte.gz"))) << msg;
   const auto nowhere = dir.file("does-not-exist");
   msg = error_of([&] { L::read_idx_file(nowhere); });
@@ -245,7 +224,7 @@ TEST(MNISTTest, MissingFileErrorNamesBothPaths) {
 TEST(MNISTTest, WorksWithDataLoader) {
   TempDir dir;
   write_split(dir, "train", 10, true, true);
-  auto ds = std::make_shared<L::MNIST>(dir.path().string(), true);
+  auto ds = std::make_shared<L::MNIST>(dir.path(), true);
   L::DataLoader loader(ds, {.batch_size = 4, .shuffle = true, .num_workers = 2, .seed = 0});
   int64_t total = 0;
   for (auto& b : loader) {

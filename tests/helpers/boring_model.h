@@ -3,11 +3,12 @@
 // data, and a silent Trainer configuration.
 #include <lightning/lightning.h>
 
+#include "helpers/temp_dir.h"
+
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/sgd.h>
 
-#include <filesystem>
 #include <string>
 
 namespace lightning::testing {
@@ -43,25 +44,6 @@ struct BoringModel : LightningModule {
   DataLoaders val_dataloader() override { return random_loader(); }
   DataLoaders test_dataloader() override { return random_loader(); }
   DataLoaders predict_dataloader() override { return random_loader(); }
-};
-
-/// A fresh temporary folder per test, removed afterwards.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    path = std::filesystem::temp_directory_path() /
-           ("lightning-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string str() const { return path.string(); }
-  static int& counter() {
-    static int n = 0;
-    return n;
-  }
 };
 
 /// A Trainer configuration with no progress bar, summary or logger output.
