@@ -27,7 +27,6 @@ class ResultCollection;
 class TQDMProgressBar;
 namespace detail {
 struct ResolvedOptions;
-class SignalGuard;
 }  // namespace detail
 
 using MetricMap = std::map<std::string, torch::Tensor>;
