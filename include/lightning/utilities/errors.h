@@ -12,4 +12,11 @@ class MisconfigurationException : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A checkpoint file that cannot be written or read: the message names the path and the
+/// problem (missing, truncated, corrupted, not a checkpoint, disk full, not writable).
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace lightning
