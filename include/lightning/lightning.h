@@ -1,9 +1,8 @@
 #pragma once
 /// Umbrella header: everything a training program needs.
-#include "lightning/callbacks/callback.h"
-#include "lightning/callbacks/model_summary.h"
-#include "lightning/callbacks/progress_bar.h"
-#include "lightning/callbacks/timer.h"
+#include "lightning/callbacks/callbacks.h"
+#include "lightning/checkpoint/checkpoint.h"
+#include "lightning/checkpoint/serialization.h"
 #include "lightning/core/batch.h"
 #include "lightning/core/datamodule.h"
 #include "lightning/core/hyperparameters.h"
@@ -15,6 +14,7 @@
 #include "lightning/data/datasets/mnist.h"
 #include "lightning/data/datasets/torch_dataset.h"
 #include "lightning/loggers/logger.h"
+#include "lightning/plugins/checkpoint_io.h"
 #include "lightning/trainer/options.h"
 #include "lightning/trainer/state.h"
 #include "lightning/trainer/trainer.h"

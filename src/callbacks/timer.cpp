@@ -26,9 +26,27 @@ const Timer::Span& Timer::span(const std::string& stage) const {
 
 double Timer::time_elapsed(const std::string& stage) const {
   const auto& s = span(stage);
-  if (!s.start) return 0.0;
+  const double offset = stage == "train" ? offset_ : 0.0;
+  if (!s.start) return offset;
   auto end = s.end.value_or(Clock::now());
-  return std::chrono::duration<double>(end - *s.start).count();
+  return offset + std::chrono::duration<double>(end - *s.start).count();
+}
+
+Dict Timer::state_dict() const {
+  Dict elapsed = new_dict();
+  for (const char* stage : {"train", "validate", "test"}) elapsed.insert(stage, time_elapsed(stage));
+  Dict d = new_dict();
+  d.insert("time_elapsed", elapsed);
+  return d;
+}
+
+void Timer::load_state_dict(const Dict& state) {
+  auto it = state.find("time_elapsed");
+  if (it == state.end() || !it->value().isGenericDict()) return;
+  auto elapsed = it->value().toGenericDict();
+  auto train = elapsed.find("train");
+  if (train != elapsed.end() && (train->value().isDouble() || train->value().isInt()))
+    offset_ = train->value().isDouble() ? train->value().toDouble() : static_cast<double>(train->value().toInt());
 }
 
 std::optional<double> Timer::time_remaining(const std::string& stage) const {

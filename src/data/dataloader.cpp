@@ -72,7 +72,7 @@ struct MapFetcher {
 
 /// num_workers == 0: every batch is fetched on the consumer's thread when it is needed.
 struct SyncMapSource final : BatchSource {
-  explicit SyncMapSource(MapFetcher f) : fetcher(std::move(f)) {}
+  SyncMapSource(MapFetcher f, size_t first) : fetcher(std::move(f)), position(first) {}
   bool next(Batch& out) override {
     if (position >= fetcher.num_batches) return false;
     out = fetcher.fetch(position++);
@@ -91,9 +91,9 @@ struct ThreadedMapSource final : BatchSource {
     std::exception_ptr error;
   };
 
-  ThreadedMapSource(MapFetcher f, size_t num_workers, size_t capacity_)
-      : fetcher(std::move(f)), capacity(capacity_), slots(capacity_) {
-    const size_t n = std::min(num_workers, fetcher.num_batches);
+  ThreadedMapSource(MapFetcher f, size_t num_workers, size_t capacity_, size_t first)
+      : fetcher(std::move(f)), capacity(capacity_), slots(capacity_), next_claim(first), consumed(first) {
+    const size_t n = std::min(num_workers, fetcher.num_batches - first);
     try {
       for (size_t w = 0; w < n; ++w) workers.emplace_back([this] { work(); });
     } catch (...) {
@@ -347,7 +347,9 @@ DataLoader DataLoader::without_shuffle() const {
   return copy;
 }
 
-DataLoader::Iterator DataLoader::begin() {
+DataLoader::Iterator DataLoader::begin() { return begin_at(0); }
+
+DataLoader::Iterator DataLoader::begin_at(size_t first_batch) {
   const bool pin = options_.pin_memory && torch::cuda::is_available();
   const auto bs = static_cast<size_t>(options_.batch_size);
   const auto workers = static_cast<size_t>(options_.num_workers);
@@ -359,15 +361,20 @@ DataLoader::Iterator DataLoader::begin() {
       pass->source = std::make_unique<SyncIterableSource>(std::move(fetcher));
     else
       pass->source = std::make_unique<ThreadedIterableSource>(std::move(fetcher), capacity);
+    // A stream has no positions: read the skipped batches and drop them.
+    Batch dropped;
+    for (size_t k = 0; k < first_batch && pass->source->next(dropped); ++k) {
+    }
   } else {
     const size_t n = dataset_->size();
     MapFetcher fetcher{dataset_, options_.collate_fn, pin,
                        sample_order(n, options_.shuffle, seed_, epoch_), bs,
                        options_.drop_last ? n / bs : (n + bs - 1) / bs};
+    first_batch = std::min(first_batch, fetcher.num_batches);
     if (workers == 0)
-      pass->source = std::make_unique<SyncMapSource>(std::move(fetcher));
+      pass->source = std::make_unique<SyncMapSource>(std::move(fetcher), first_batch);
     else
-      pass->source = std::make_unique<ThreadedMapSource>(std::move(fetcher), workers, capacity);
+      pass->source = std::make_unique<ThreadedMapSource>(std::move(fetcher), workers, capacity, first_batch);
   }
   ++epoch_;
   return Iterator(std::move(pass));

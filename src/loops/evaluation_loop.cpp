@@ -44,7 +44,10 @@ std::vector<std::map<std::string, double>> EvaluationLoop::run(std::vector<DataL
   const bool testing = stage_ == RunningStage::Testing;
   const auto previous_stage = t.state().stage;
   auto* previous_results = t.active_results_;
-  if (previous_stage != RunningStage::SanityChecking) t.set_stage(stage_);
+  if (previous_stage != RunningStage::SanityChecking) {
+    t.set_stage(stage_);
+    has_run = true;
+  }
   t.active_results_ = &results_;
   t.num_eval_dataloaders = static_cast<int64_t>(loaders.size());
   results_.reset();

@@ -8,6 +8,7 @@
 #include "trainer/signals.h"
 
 #include <optional>
+#include <utility>
 
 namespace lightning {
 
@@ -31,18 +32,21 @@ bool TrainingEpochLoop::should_accumulate() const {
 }
 
 void TrainingEpochLoop::run(DataLoader& loader) {
-  batch_progress.reset_current();
+  const int64_t start = resume_batch;
+  resume_batch = 0;
+  if (start == 0) batch_progress.reset_current();  // else: the restored counters of this epoch
   batch_progress.is_last_batch = false;
   skip_rest_of_epoch_ = false;
   const int64_t limit = trainer_.num_training_batches();
-  if (limit == 0) return;
+  if (std::exchange(resume_validation, false)) run_validation();
+  if (limit == 0 || start >= limit) return;
   // One batch of look-ahead tells whether the current batch is the last (as Lightning's
   // prefetching fetcher does), which validation and the progress bar need.
-  auto it = loader.begin();
+  auto it = loader.begin_at(static_cast<size_t>(start));
   const auto end = loader.end();
   std::optional<Batch> next;
   if (it != end) next = std::move(*it);
-  for (int64_t idx = 0; next && !skip_rest_of_epoch_; ++idx) {
+  for (int64_t idx = start; next && !skip_rest_of_epoch_; ++idx) {
     Batch current = std::move(*next);
     next.reset();
     if (idx + 1 < limit && ++it != end) next = std::move(*it);
@@ -51,6 +55,15 @@ void TrainingEpochLoop::run(DataLoader& loader) {
     detail::raise_if_interrupted();
     if (done()) break;
   }
+}
+
+void TrainingEpochLoop::run_validation() {
+  auto& t = trainer_;
+  t.reset_val_dataloaders();
+  if (!t.enable_validation()) return;
+  t.call_module("on_validation_model_zero_grad", [](LightningModule& m) { m.on_validation_model_zero_grad(); });
+  val_loop.run(t.val_dataloaders_, t.num_val_batches_);
+  t.active_results_ = &results;
 }
 
 void TrainingEpochLoop::advance(Batch batch, int64_t batch_idx) {
@@ -77,21 +90,15 @@ void TrainingEpochLoop::advance(Batch batch, int64_t batch_idx) {
     output = t.call_module("training_step", [&](LightningModule& m) { return m.training_step(batch, batch_idx); });
   }
   batch_progress.increment_processed();
+  step_pending = !should_accumulate();
   t.logger_connector().update_train_step_metrics();
   t.call_hooks(
       "on_train_batch_end", [&](Callback& c) { c.on_train_batch_end(t, module, output, batch, batch_idx); },
       [&](LightningModule& m) { m.on_train_batch_end(output, batch, batch_idx); });
   batch_progress.increment_completed();
 
-  if (should_check_val()) {
-    t.reset_val_dataloaders();
-    if (t.enable_validation()) {
-      t.call_module("on_validation_model_zero_grad", [](LightningModule& m) { m.on_validation_model_zero_grad(); });
-      val_loop.run(t.val_dataloaders_, t.num_val_batches_);
-      t.active_results_ = &results;
-    }
-  }
-  if (!should_accumulate()) ++batches_that_stepped;
+  if (should_check_val()) run_validation();
+  if (std::exchange(step_pending, false)) ++batches_that_stepped;
 }
 
 bool TrainingEpochLoop::should_check_val() const {

@@ -8,6 +8,7 @@ namespace lightning::detail {
 namespace {
 
 std::atomic<int> sigint_count{0};
+std::atomic<bool> sigterm_flag{false};
 
 extern "C" void on_sigint(int) {
   if (sigint_count.fetch_add(1) >= 1) {
@@ -20,20 +21,33 @@ extern "C" void on_sigint(int) {
   (void)!write(STDERR_FILENO, message, sizeof(message) - 1);
 }
 
+extern "C" void on_sigterm(int) {
+  sigterm_flag = true;
+  constexpr char message[] = "\nReceived SIGTERM: saving a checkpoint after the current batch, then exiting.\n";
+  (void)!write(STDERR_FILENO, message, sizeof(message) - 1);
+}
+
 }  // namespace
 
 SignalGuard::SignalGuard() {
   sigint_count = 0;
-  previous_ = std::signal(SIGINT, on_sigint);
+  sigterm_flag = false;
+  previous_int_ = std::signal(SIGINT, on_sigint);
+  previous_term_ = std::signal(SIGTERM, on_sigterm);
 }
 
 SignalGuard::~SignalGuard() {
-  std::signal(SIGINT, previous_ == SIG_ERR ? SIG_DFL : previous_);
+  std::signal(SIGINT, previous_int_ == SIG_ERR ? SIG_DFL : previous_int_);
+  std::signal(SIGTERM, previous_term_ == SIG_ERR ? SIG_DFL : previous_term_);
   sigint_count = 0;
+  sigterm_flag = false;
 }
 
 void raise_if_interrupted() {
+  if (sigterm_flag.load(std::memory_order_relaxed)) throw Terminated{};
   if (sigint_count.load(std::memory_order_relaxed) > 0) throw Interrupted{};
 }
+
+bool sigterm_received() { return sigterm_flag.load(std::memory_order_relaxed); }
 
 }  // namespace lightning::detail

@@ -1,12 +1,19 @@
 #pragma once
-// Ctrl+C during fit: the first SIGINT asks the loops to stop gracefully, a second exits at once.
+// Signals during a run. Ctrl+C: the first SIGINT asks the loops to stop gracefully, a second
+// exits at once. SIGTERM (preemption, SLURM): the loops stop after the current batch and the
+// Trainer saves an HPC checkpoint before exiting.
 
 namespace lightning::detail {
 
 /// Thrown by the loops when a SIGINT arrived; the Trainer turns it into an "interrupted" run.
 struct Interrupted {};
+/// Thrown by the loops when a SIGTERM arrived.
+struct Terminated {};
 
-/// Installs the SIGINT handler for its lifetime and restores the previous one after.
+/// Exit status after a SIGTERM was handled (128 + SIGTERM, as a shell reports it).
+inline constexpr int kSigtermExitCode = 143;
+
+/// Installs the SIGINT and SIGTERM handlers for its lifetime and restores the previous ones after.
 class SignalGuard {
  public:
   SignalGuard();
@@ -15,10 +22,13 @@ class SignalGuard {
   SignalGuard& operator=(const SignalGuard&) = delete;
 
  private:
-  void (*previous_)(int) = nullptr;
+  void (*previous_int_)(int) = nullptr;
+  void (*previous_term_)(int) = nullptr;
 };
 
-/// Throws Interrupted if a SIGINT arrived since the guard was installed.
+/// Throws Terminated if a SIGTERM arrived, Interrupted if a SIGINT did, since the guard was installed.
 void raise_if_interrupted();
+/// Whether a SIGTERM arrived since the guard was installed.
+bool sigterm_received();
 
 }  // namespace lightning::detail

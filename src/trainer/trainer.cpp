@@ -1,6 +1,8 @@
 #include "lightning/trainer/trainer.h"
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/callbacks/early_stopping.h"
+#include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/callbacks/timer.h"
@@ -9,6 +11,7 @@
 #include "lightning/loops/evaluation_loop.h"
 #include "lightning/loops/fit_loop.h"
 #include "lightning/loops/prediction_loop.h"
+#include "lightning/plugins/checkpoint_io.h"
 #include "lightning/utilities/errors.h"
 #include "trainer/resolved_options.h"
 #include "trainer/signals.h"
@@ -19,6 +22,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 namespace lightning {
@@ -27,6 +31,7 @@ struct Trainer::RunArgs {
   std::shared_ptr<LightningModule> model;
   std::shared_ptr<LightningDataModule> datamodule;
   DataLoaders train, val, test, predict;
+  std::optional<std::string> ckpt_path;
 };
 
 Trainer::Trainer(TrainerOptions options)
@@ -44,6 +49,24 @@ Trainer::Trainer(TrainerOptions options)
   for (size_t i = 0; i < options.logger.loggers.size(); ++i)
     if (!options.logger.loggers[i])
       throw MisconfigurationException(fmt::format("logger[{}] is null; accepted: non-null loggers", i));
+  for (size_t i = 0; i < options.plugins.size(); ++i) {
+    auto io = std::dynamic_pointer_cast<plugins::CheckpointIO>(options.plugins[i]);
+    if (!io)
+      throw MisconfigurationException(fmt::format(
+          "plugins[{}] is {}; accepted: a CheckpointIO (TorchCheckpointIO, AsyncCheckpointIO or your own)", i,
+          options.plugins[i] ? "of an unsupported type" : "null"));
+    if (checkpoint_io_)
+      throw MisconfigurationException(
+          "plugins holds more than one CheckpointIO; accepted: at most one (wrap one in AsyncCheckpointIO)");
+    checkpoint_io_ = std::move(io);
+  }
+  if (!checkpoint_io_) checkpoint_io_ = std::make_shared<plugins::TorchCheckpointIO>();
+  if (!options_->enable_checkpointing)
+    for (const auto& cb : user_callbacks_)
+      if (dynamic_cast<ModelCheckpoint*>(cb.get()))
+        throw MisconfigurationException(
+            "Trainer was configured with enable_checkpointing=false but found ModelCheckpoint in callbacks; "
+            "accepted: enable_checkpointing=true with a ModelCheckpoint callback, or no ModelCheckpoint callback");
   // `logger=true` selects the default logger (TensorBoard, which lands with the loggers work);
   // until then it means no logger.
   if (options_->logger_enabled) loggers_ = options.logger.loggers;
@@ -65,15 +88,16 @@ Trainer::~Trainer() {
 // --- entry points ---------------------------------------------------------------------------
 
 void Trainer::fit(std::shared_ptr<LightningModule> model, std::optional<DataLoader> train_dataloader,
-                  DataLoaders val_dataloaders) {
-  RunArgs args{std::move(model), nullptr, {}, std::move(val_dataloaders), {}, {}};
+                  DataLoaders val_dataloaders, std::optional<std::string> ckpt_path) {
+  RunArgs args{std::move(model), nullptr, {}, std::move(val_dataloaders), {}, {}, std::move(ckpt_path)};
   if (train_dataloader) args.train = DataLoaders(std::move(*train_dataloader));
   run(TrainerFn::Fitting, std::move(args));
 }
 
-void Trainer::fit(std::shared_ptr<LightningModule> model, std::shared_ptr<LightningDataModule> datamodule) {
+void Trainer::fit(std::shared_ptr<LightningModule> model, std::shared_ptr<LightningDataModule> datamodule,
+                  std::optional<std::string> ckpt_path) {
   if (!datamodule) throw MisconfigurationException("fit: datamodule is null; accepted: a LightningDataModule");
-  run(TrainerFn::Fitting, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}});
+  run(TrainerFn::Fitting, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}, std::move(ckpt_path)});
 }
 
 namespace {
@@ -112,50 +136,55 @@ void print_results_table(const std::string& stage, const std::vector<std::map<st
 }  // namespace
 
 std::vector<std::map<std::string, double>> Trainer::validate(std::shared_ptr<LightningModule> model,
-                                                             DataLoaders dataloaders, bool verbose) {
-  run(TrainerFn::Validating, RunArgs{std::move(model), nullptr, {}, std::move(dataloaders), {}, {}});
+                                                             DataLoaders dataloaders,
+                                                             std::optional<std::string> ckpt_path, bool verbose) {
+  run(TrainerFn::Validating,
+      RunArgs{std::move(model), nullptr, {}, std::move(dataloaders), {}, {}, std::move(ckpt_path)});
   if (verbose) print_results_table("validate", eval_results_);
   return eval_results_;
 }
 
 std::vector<std::map<std::string, double>> Trainer::validate(std::shared_ptr<LightningModule> model,
                                                              std::shared_ptr<LightningDataModule> datamodule,
-                                                             bool verbose) {
+                                                             std::optional<std::string> ckpt_path, bool verbose) {
   if (!datamodule) throw MisconfigurationException("validate: datamodule is null; accepted: a LightningDataModule");
-  run(TrainerFn::Validating, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}});
+  run(TrainerFn::Validating, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}, std::move(ckpt_path)});
   if (verbose) print_results_table("validate", eval_results_);
   return eval_results_;
 }
 
 std::vector<std::map<std::string, double>> Trainer::test(std::shared_ptr<LightningModule> model,
-                                                         DataLoaders dataloaders, bool verbose) {
-  run(TrainerFn::Testing, RunArgs{std::move(model), nullptr, {}, {}, std::move(dataloaders), {}});
+                                                         DataLoaders dataloaders, std::optional<std::string> ckpt_path,
+                                                         bool verbose) {
+  run(TrainerFn::Testing, RunArgs{std::move(model), nullptr, {}, {}, std::move(dataloaders), {}, std::move(ckpt_path)});
   if (verbose) print_results_table("test", eval_results_);
   return eval_results_;
 }
 
 std::vector<std::map<std::string, double>> Trainer::test(std::shared_ptr<LightningModule> model,
                                                          std::shared_ptr<LightningDataModule> datamodule,
-                                                         bool verbose) {
+                                                         std::optional<std::string> ckpt_path, bool verbose) {
   if (!datamodule) throw MisconfigurationException("test: datamodule is null; accepted: a LightningDataModule");
-  run(TrainerFn::Testing, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}});
+  run(TrainerFn::Testing, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}, std::move(ckpt_path)});
   if (verbose) print_results_table("test", eval_results_);
   return eval_results_;
 }
 
 std::vector<std::vector<torch::IValue>> Trainer::predict(std::shared_ptr<LightningModule> model,
-                                                         DataLoaders dataloaders, bool return_predictions) {
+                                                         DataLoaders dataloaders, bool return_predictions,
+                                                         std::optional<std::string> ckpt_path) {
   return_predictions_ = return_predictions;
-  run(TrainerFn::Predicting, RunArgs{std::move(model), nullptr, {}, {}, {}, std::move(dataloaders)});
+  run(TrainerFn::Predicting,
+      RunArgs{std::move(model), nullptr, {}, {}, {}, std::move(dataloaders), std::move(ckpt_path)});
   return std::move(predictions_);
 }
 
 std::vector<std::vector<torch::IValue>> Trainer::predict(std::shared_ptr<LightningModule> model,
                                                          std::shared_ptr<LightningDataModule> datamodule,
-                                                         bool return_predictions) {
+                                                         bool return_predictions, std::optional<std::string> ckpt_path) {
   if (!datamodule) throw MisconfigurationException("predict: datamodule is null; accepted: a LightningDataModule");
   return_predictions_ = return_predictions;
-  run(TrainerFn::Predicting, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}});
+  run(TrainerFn::Predicting, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}, std::move(ckpt_path)});
   return std::move(predictions_);
 }
 
@@ -188,6 +217,10 @@ void Trainer::setup_callbacks() {
     callbacks_.push_back(std::make_shared<TQDMProgressBar>());
   if (options_->enable_model_summary && !has(static_cast<ModelSummary*>(nullptr)))
     callbacks_.push_back(std::make_shared<ModelSummary>());
+  if (options_->enable_checkpointing && !has(static_cast<ModelCheckpoint*>(nullptr))) {
+    if (!default_checkpoint_) default_checkpoint_ = std::make_shared<ModelCheckpoint>();
+    callbacks_.push_back(default_checkpoint_);
+  }
   auto from_model = call_module("configure_callbacks", [](LightningModule& m) { return m.configure_callbacks(); });
   for (auto& cb : from_model) {
     if (!cb) throw MisconfigurationException("configure_callbacks returned a null callback; accepted: non-null");
@@ -197,6 +230,9 @@ void Trainer::setup_callbacks() {
                      callbacks_.end());
   }
   callbacks_.insert(callbacks_.end(), from_model.begin(), from_model.end());
+  // Checkpoint callbacks run last, so they save what every other callback has done (Lightning).
+  std::stable_partition(callbacks_.begin(), callbacks_.end(),
+                        [](const auto& c) { return dynamic_cast<ModelCheckpoint*>(c.get()) == nullptr; });
 }
 
 void Trainer::run(TrainerFn fn, RunArgs args) {
@@ -214,7 +250,7 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
   logger_connector_->reset_metrics();
   const std::string stage = to_string(fn);
 
-  detail::SignalGuard sigint;
+  detail::SignalGuard signals;
   std::optional<torch::autograd::DetectAnomalyGuard> anomaly;
   if (options_->detect_anomaly) anomaly.emplace();
   try {
@@ -226,6 +262,18 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
     call_hooks(
         "setup", [&](Callback& c) { c.setup(*this, module, stage); }, [&](LightningModule& m) { m.setup(stage); });
     call_module("configure_model", [](LightningModule& m) { m.configure_model(); });
+    // Lightning's order: weights and callback states first, training state once the
+    // optimizers exist and on_fit_start ran.
+    ckpt_path_ = resolve_ckpt_path(args.ckpt_path);
+    std::optional<Dict> checkpoint;
+    if (ckpt_path_) {
+      std::cerr << fmt::format("Restoring states from the checkpoint path at {}", *ckpt_path_) << std::endl;
+      auto loaded = checkpoint_io_->load_checkpoint(*ckpt_path_);
+      if (!loaded.isGenericDict())
+        throw CheckpointError(fmt::format("'{}' holds a {}, not a checkpoint dictionary", *ckpt_path_, loaded.tagKind()));
+      checkpoint = loaded.toGenericDict();
+      restore_modules_and_callbacks(*checkpoint, *ckpt_path_);
+    }
     model_->to(device_);
     if (fn == TrainerFn::Fitting) {
       auto config = call_module("configure_optimizers", [](LightningModule& m) { return m.configure_optimizers(); });
@@ -246,7 +294,9 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
       call_hooks(
           "on_fit_start", [&](Callback& c) { c.on_fit_start(*this, module); },
           [](LightningModule& m) { m.on_fit_start(); });
+      if (checkpoint) restore_training_state(*checkpoint, *ckpt_path_);
     }
+    checkpoint.reset();  // free its tensors before the run
     run_stage();
     if (fn == TrainerFn::Fitting)
       call_hooks(
@@ -256,6 +306,11 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
     state_.stage.reset();
   } catch (const detail::Interrupted&) {
     on_exception(std::make_exception_ptr(std::runtime_error("KeyboardInterrupt")));
+  } catch (const detail::Terminated&) {
+    // Preemption: keep what is needed to resume, close everything, and exit with 143.
+    if (fn == TrainerFn::Fitting) save_hpc_checkpoint();
+    on_exception(std::make_exception_ptr(std::runtime_error("SIGTERM")));
+    std::exit(detail::kSigtermExitCode);
   } catch (...) {
     on_exception(std::current_exception());
     throw;
@@ -275,6 +330,11 @@ void Trainer::on_exception(const std::exception_ptr& e) {
     }
   }
   for (const auto& logger : loggers_) logger->finalize("failed");
+  try {
+    checkpoint_io_->teardown();
+  } catch (...) {
+    // A failed background save must not hide the original exception.
+  }
 }
 
 void Trainer::teardown() {
@@ -286,6 +346,7 @@ void Trainer::teardown() {
       "teardown", [&](Callback& c) { c.teardown(*this, module, stage); },
       [&](LightningModule& m) { m.teardown(stage); });
   for (const auto& logger : loggers_) logger->finalize("success");
+  checkpoint_io_->teardown();
 }
 
 void Trainer::run_stage() {
@@ -477,10 +538,37 @@ int64_t Trainer::estimated_stepping_batches() const {
   return max_steps == -1 ? estimate : std::min(estimate, max_steps);
 }
 
+namespace {
+
+template <typename T>
+std::vector<T*> callbacks_of_type(const std::vector<std::shared_ptr<Callback>>& callbacks) {
+  std::vector<T*> found;
+  for (const auto& cb : callbacks)
+    if (auto* typed = dynamic_cast<T*>(cb.get())) found.push_back(typed);
+  return found;
+}
+
+}  // namespace
+
+std::vector<ModelCheckpoint*> Trainer::checkpoint_callbacks() const {
+  return callbacks_of_type<ModelCheckpoint>(callbacks_);
+}
+ModelCheckpoint* Trainer::checkpoint_callback() const {
+  auto all = checkpoint_callbacks();
+  return all.empty() ? nullptr : all.front();
+}
+std::vector<EarlyStopping*> Trainer::early_stopping_callbacks() const {
+  return callbacks_of_type<EarlyStopping>(callbacks_);
+}
+EarlyStopping* Trainer::early_stopping_callback() const {
+  auto all = early_stopping_callbacks();
+  return all.empty() ? nullptr : all.front();
+}
+bool Trainer::received_sigterm() const { return detail::sigterm_received(); }
+
 TQDMProgressBar* Trainer::progress_bar_callback() const {
-  for (const auto& cb : callbacks_)
-    if (auto* bar = dynamic_cast<TQDMProgressBar*>(cb.get())) return bar;
-  return nullptr;
+  auto all = callbacks_of_type<TQDMProgressBar>(callbacks_);
+  return all.empty() ? nullptr : all.front();
 }
 
 LightningModule& Trainer::lightning_module() const {
@@ -499,6 +587,7 @@ std::optional<int64_t> Trainer::min_steps() const { return options_->min_steps; 
 int64_t Trainer::log_every_n_steps() const { return options_->log_every_n_steps; }
 std::optional<int64_t> Trainer::check_val_every_n_epoch() const { return options_->check_val_every_n_epoch; }
 int64_t Trainer::accumulate_grad_batches() const { return options_->accumulate_grad_batches; }
+const BatchLimit& Trainer::val_check_interval() const { return options_->val_check_interval; }
 
 bool Trainer::enable_validation() const {
   const auto& limit = options_->limit_val_batches;

@@ -46,10 +46,12 @@ struct BoringModel : LightningModule {
   DataLoaders predict_dataloader() override { return random_loader(); }
 };
 
-/// A Trainer configuration with no progress bar, summary or logger output.
+/// A Trainer configuration with no progress bar, summary, logger output or checkpoint files
+/// (unless the test asks for checkpointing).
 inline TrainerOptions quiet(TrainerOptions o = {}) {
   o.enable_progress_bar = false;
   o.enable_model_summary = false;
+  if (!o.enable_checkpointing) o.enable_checkpointing = false;
   if (o.logger.loggers.empty()) o.logger = false;  // keep loggers a test passes
   return o;
 }

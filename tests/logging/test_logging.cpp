@@ -81,7 +81,7 @@ TEST(Logging, ValidationDefaultsToOnEpochWeightedByBatchSize) {
   auto logger = std::make_shared<RecordingLogger>();
   Trainer trainer(quiet({.logger = logger}));
   // 4 samples in batches of 3 and 1: values 0 (weight 3) and 1 (weight 1) -> mean 0.25.
-  auto results = trainer.validate(m, DataLoader(random_dataset(4), {.batch_size = 3}), false);
+  auto results = trainer.validate(m, DataLoader(random_dataset(4), {.batch_size = 3}), std::nullopt, false);
   ASSERT_EQ(results.size(), 1u);
   EXPECT_DOUBLE_EQ(results[0].at("val_idx"), 0.25);
   EXPECT_DOUBLE_EQ(value(trainer.callback_metrics(), "val_idx"), 0.25);
@@ -95,7 +95,7 @@ TEST(Logging, ReduceFx) {
     auto m = std::make_shared<IndexLogger>();
     m->val_options = {.reduce_fx = fx};
     Trainer trainer(quiet({.limit_val_batches = 4}));
-    auto results = trainer.validate(m, DataLoaders{}, false);
+    auto results = trainer.validate(m, DataLoaders{}, std::nullopt, false);
     EXPECT_EQ(results[0].at("val_idx"), expected) << fx;
   }
 }
@@ -105,7 +105,7 @@ TEST(Logging, LoggerFalseKeepsKeyOutOfLoggedMetrics) {
   m->val_options = {.logger = false};
   auto logger = std::make_shared<RecordingLogger>();
   Trainer trainer(quiet({.logger = logger, .limit_val_batches = 2}));
-  trainer.validate(m, DataLoaders{}, false);
+  trainer.validate(m, DataLoaders{}, std::nullopt, false);
   EXPECT_TRUE(trainer.callback_metrics().count("val_idx"));
   EXPECT_FALSE(trainer.logged_metrics().count("val_idx"));
 }
@@ -113,13 +113,13 @@ TEST(Logging, LoggerFalseKeepsKeyOutOfLoggedMetrics) {
 TEST(Logging, AddDataloaderIdxWithSeveralLoaders) {
   auto m = std::make_shared<IndexLogger>();
   Trainer trainer(quiet({.limit_val_batches = 2}));
-  auto results = trainer.validate(m, DataLoaders{random_loader(), random_loader()}, false);
+  auto results = trainer.validate(m, DataLoaders{random_loader(), random_loader()}, std::nullopt, false);
   ASSERT_EQ(results.size(), 2u);
   EXPECT_TRUE(results[0].count("val_idx/dataloader_idx_0"));
   EXPECT_FALSE(results[0].count("val_idx/dataloader_idx_1"));
   EXPECT_TRUE(results[1].count("val_idx/dataloader_idx_1"));
   m->val_options = {.reduce_fx = "sum", .add_dataloader_idx = false};
-  auto merged = trainer.validate(m, DataLoaders{random_loader(), random_loader()}, false);
+  auto merged = trainer.validate(m, DataLoaders{random_loader(), random_loader()}, std::nullopt, false);
   EXPECT_EQ(merged[0].at("val_idx"), 2);  // (0 + 1) from each loader
   EXPECT_EQ(merged[1].at("val_idx"), 2);
 }
@@ -147,7 +147,7 @@ TEST(Logging, LogDictAndTensorValues) {
     }
   };
   Trainer trainer(quiet({.limit_val_batches = 2}));
-  auto results = trainer.validate(std::make_shared<Dict>(), DataLoaders{}, false);
+  auto results = trainer.validate(std::make_shared<Dict>(), DataLoaders{}, std::nullopt, false);
   EXPECT_EQ(results[0].at("a"), 2);
   EXPECT_EQ(results[0].at("b"), 3);
 }
@@ -169,7 +169,7 @@ TEST(Logging, ErrorsNameTheKeyAndHook) {
     }
   };
   try {
-    Trainer(quiet({.limit_val_batches = 1})).validate(std::make_shared<NonScalar>(), DataLoaders{}, false);
+    Trainer(quiet({.limit_val_batches = 1})).validate(std::make_shared<NonScalar>(), DataLoaders{}, std::nullopt, false);
     FAIL();
   } catch (const MisconfigurationException& e) {
     EXPECT_NE(std::string(e.what()).find("'vec'"), std::string::npos) << e.what();
@@ -190,7 +190,7 @@ TEST(Logging, ErrorsNameTheKeyAndHook) {
       return {};
     }
   };
-  EXPECT_THROW(Trainer(quiet({.limit_val_batches = 1})).validate(std::make_shared<BadReduce>(), DataLoaders{}, false),
+  EXPECT_THROW(Trainer(quiet({.limit_val_batches = 1})).validate(std::make_shared<BadReduce>(), DataLoaders{}, std::nullopt, false),
                MisconfigurationException);
 }
 

@@ -317,11 +317,11 @@ TEST(Hooks, ValidateAndTest) {
     Calls expected{"configure_callbacks", "prepare_data", "Callback.setup:" + verb, "setup:" + verb,
                    "configure_model"};
     if (verb == "validate") {
-      trainer.validate(model, DataLoaders{}, /*verbose=*/false);
+      trainer.validate(model, DataLoaders{}, std::nullopt, false);
       expected.push_back("val_dataloader");
       append(expected, validation(2, false));
     } else {
-      trainer.test(model, DataLoaders{}, /*verbose=*/false);
+      trainer.test(model, DataLoaders{}, std::nullopt, false);
       append(expected, {"test_dataloader", "on_test_model_eval", "Callback.on_test_start", "on_test_start"});
       append(expected, eval_epoch("test", "test_step", 2));
       append(expected, {"Callback.on_test_end", "on_test_end"});
@@ -335,7 +335,7 @@ TEST(Hooks, EvaluationWithZeroBatchesRunsNoLoopHooks) {
   Calls called;
   auto model = std::make_shared<HookedModel>(&called);
   Trainer trainer(quiet({.callbacks = {std::make_shared<HookedCallback>(&called)}, .limit_test_batches = 0}));
-  trainer.test(model, DataLoaders{}, false);
+  trainer.test(model, DataLoaders{}, std::nullopt, false);
   expect_calls(called, {"configure_callbacks", "prepare_data", "Callback.setup:test", "setup:test", "configure_model",
                         "test_dataloader", "Callback.teardown:test", "teardown:test"});
 }
@@ -388,7 +388,7 @@ TEST(Hooks, DatamoduleHooksInOrder) {
   trainer.fit(std::make_shared<BoringModel>(), dm);
   expect_calls(called, {"prepare_data", "setup:fit", "val_dataloader", "train_dataloader", "teardown:fit"});
   called.clear();
-  trainer.test(std::make_shared<BoringModel>(), dm, false);
+  trainer.test(std::make_shared<BoringModel>(), dm, std::nullopt, false);
   expect_calls(called, {"prepare_data", "setup:test", "test_dataloader", "teardown:test"});
 }
 

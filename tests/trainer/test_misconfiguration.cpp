@@ -138,7 +138,7 @@ TEST(Misconfiguration, EveryInvalidFlagValueIsNamed) {
            DataLoaders val_dataloader() override { return random_loader(); }
          };
          Trainer t(quiet({}));
-         t.validate(std::make_shared<NoVal>(), DataLoaders{}, false);
+         t.validate(std::make_shared<NoVal>(), DataLoaders{}, std::nullopt, false);
        },
        {"validation_step"}},
       {"test without test_step",
@@ -147,7 +147,7 @@ TEST(Misconfiguration, EveryInvalidFlagValueIsNamed) {
            DataLoaders test_dataloader() override { return random_loader(); }
          };
          Trainer t(quiet({}));
-         t.test(std::make_shared<NoTest>(), DataLoaders{}, false);
+         t.test(std::make_shared<NoTest>(), DataLoaders{}, std::nullopt, false);
        },
        {"test_step"}},
   };

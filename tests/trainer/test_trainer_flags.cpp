@@ -154,7 +154,7 @@ TEST(TrainerFlags, LimitValBatches) {
 TEST(TrainerFlags, LimitTestAndPredictBatches) {
   auto m = std::make_shared<CountingModel>();
   Trainer trainer(quiet({.limit_test_batches = 5, .limit_predict_batches = 0.5}));
-  auto results = trainer.test(m, DataLoaders{}, false);
+  auto results = trainer.test(m, DataLoaders{}, std::nullopt, false);
   EXPECT_EQ(m->test_steps, 5);
   auto predictions = trainer.predict(m);
   ASSERT_EQ(predictions.size(), 1u);
@@ -208,7 +208,7 @@ TEST(TrainerFlags, FastDevRunTrue) {
   EXPECT_EQ(m->sanity_val_steps, 0);
   EXPECT_EQ(trainer.current_epoch(), 1);
   EXPECT_TRUE(logger->rows.empty());  // fast_dev_run disables loggers
-  trainer.test(m, DataLoaders{}, false);
+  trainer.test(m, DataLoaders{}, std::nullopt, false);
   EXPECT_EQ(m->test_steps, 1);
 }
 
@@ -289,10 +289,10 @@ TEST(TrainerFlags, InferenceMode) {
     }
   };
   auto on = std::make_shared<CheckMode>();
-  Trainer(quiet({.limit_val_batches = 1})).validate(on, DataLoaders{}, false);
+  Trainer(quiet({.limit_val_batches = 1})).validate(on, DataLoaders{}, std::nullopt, false);
   EXPECT_TRUE(on->inference);
   auto off = std::make_shared<CheckMode>();
-  Trainer(quiet({.limit_val_batches = 1, .inference_mode = false})).validate(off, DataLoaders{}, false);
+  Trainer(quiet({.limit_val_batches = 1, .inference_mode = false})).validate(off, DataLoaders{}, std::nullopt, false);
   EXPECT_FALSE(off->inference);
   EXPECT_FALSE(off->grad);
 }

@@ -1,5 +1,6 @@
 #pragma once
 /// Callback: code that runs at Lightning's hook points without living in the model.
+#include "lightning/checkpoint/checkpoint.h"
 #include "lightning/core/batch.h"
 #include "lightning/core/module.h"
 
@@ -18,10 +19,17 @@ class Callback {
  public:
   virtual ~Callback() = default;
 
-  /// Identifies this callback's state in checkpoints; by default its type name.
+  /// Identifies this callback's state in checkpoints (`checkpoint["callbacks"][state_key]`);
+  /// by default its type name. Callbacks that may appear several times add their settings,
+  /// as Lightning's ModelCheckpoint does.
   virtual std::string state_key() const;
-  virtual std::map<std::string, torch::Tensor> state_dict() const { return {}; }
-  virtual void load_state_dict(const std::map<std::string, torch::Tensor>& state) {}
+  /// State saved in checkpoints; an empty dict saves nothing.
+  virtual Dict state_dict() const { return new_dict(); }
+  virtual void load_state_dict(const Dict& state) {}
+  /// Called when a checkpoint is being saved: add to or read `checkpoint`.
+  virtual void on_save_checkpoint(Trainer& trainer, LightningModule& module, Dict& checkpoint) {}
+  /// Called when `fit` restores a checkpoint, before `load_state_dict`.
+  virtual void on_load_checkpoint(Trainer& trainer, LightningModule& module, const Dict& checkpoint) {}
 
   virtual void setup(Trainer& trainer, LightningModule& module, const std::string& stage) {}
   virtual void teardown(Trainer& trainer, LightningModule& module, const std::string& stage) {}

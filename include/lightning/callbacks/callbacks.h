@@ -1,5 +1,10 @@
 #pragma once
 /// All built-in callbacks: `#include <lightning/callbacks/callbacks.h>`.
 #include "lightning/callbacks/callback.h"
+#include "lightning/callbacks/early_stopping.h"
+#include "lightning/callbacks/lr_monitor.h"
+#include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
+#include "lightning/callbacks/on_exception_checkpoint.h"
 #include "lightning/callbacks/progress_bar.h"
+#include "lightning/callbacks/timer.h"

@@ -21,6 +21,10 @@ class Timer : public Callback {
   /// Seconds left of the budget (nullopt without a duration).
   std::optional<double> time_remaining(const std::string& stage = "train") const;
 
+  /// `{"time_elapsed": {"train": s, "validate": s, "test": s}}`, as Lightning; a restored
+  /// run continues the training clock from the saved value.
+  Dict state_dict() const override;
+  void load_state_dict(const Dict& state) override;
   void on_train_start(Trainer& trainer, LightningModule& module) override;
   void on_train_end(Trainer& trainer, LightningModule& module) override;
   void on_validation_start(Trainer& trainer, LightningModule& module) override;
@@ -43,6 +47,8 @@ class Timer : public Callback {
   std::string interval_;
   bool verbose_;
   Span train_, validate_, test_;
+  /// Training time of the run a checkpoint came from.
+  double offset_ = 0.0;
   // Reading the clock costs ~20 ns; checking every batch is fine.
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 /// LightningDataModule: everything about data in one object.
+#include "lightning/checkpoint/checkpoint.h"
 #include "lightning/data/dataloader.h"
 
 #include <torch/types.h>
@@ -24,9 +25,9 @@ class LightningDataModule {
   virtual DataLoaders val_dataloader() { return {}; }
   virtual DataLoaders test_dataloader() { return {}; }
   virtual DataLoaders predict_dataloader() { return {}; }
-  /// State stored in checkpoints under the datamodule's key.
-  virtual std::map<std::string, torch::Tensor> state_dict() const { return {}; }
-  virtual void load_state_dict(const std::map<std::string, torch::Tensor>& state) {}
+  /// State stored in checkpoints under the datamodule's class name (when not empty).
+  virtual Dict state_dict() const { return new_dict(); }
+  virtual void load_state_dict(const Dict& state) {}
 };
 
 }  // namespace lightning

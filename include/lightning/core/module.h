@@ -1,5 +1,6 @@
 #pragma once
 /// LightningModule: a torch::nn::Module that knows how to train, validate, test and predict.
+#include "lightning/checkpoint/checkpoint.h"
 #include "lightning/core/batch.h"
 #include "lightning/core/hyperparameters.h"
 #include "lightning/core/optimizer_config.h"
@@ -16,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace lightning {
@@ -63,6 +65,14 @@ struct LogValue {
   LogValue(int64_t v) : number(static_cast<double>(v)) {}
   torch::Tensor tensor;
   double number = 0;
+};
+
+/// Options of `LightningModule::load_from_checkpoint`.
+struct LoadCheckpointOptions {
+  /// Every parameter and buffer must match the checkpoint's `state_dict` keys and shapes.
+  bool strict = true;
+  /// Where the module's weights go (default: the CPU, where checkpoints load).
+  std::optional<torch::Device> map_location;
 };
 
 namespace detail {
@@ -180,6 +190,35 @@ class LightningModule : public torch::nn::Module {
   virtual Batch transfer_batch_to_device(Batch batch, const torch::Device& device, int64_t dataloader_idx);
   virtual Batch on_after_batch_transfer(Batch batch, int64_t dataloader_idx) { return batch; }
 
+  // --- checkpoints -------------------------------------------------------------------------
+  /// Add to or read the checkpoint being saved (called last, after the callbacks').
+  virtual void on_save_checkpoint(Dict& checkpoint) {}
+  /// Called with a checkpoint being restored, before its weights are loaded.
+  virtual void on_load_checkpoint(const Dict& checkpoint) {}
+  /// Parameters and buffers by their `named_parameters()`/`named_buffers()` names.
+  Dict state_dict() const { return module_state_dict(*this); }
+  /// Loads parameters and buffers; with `strict`, missing/unexpected keys and shape
+  /// mismatches are reported together in one MisconfigurationException.
+  void load_state_dict(const Dict& state, bool strict = true) { load_module_state_dict(*this, state, strict); }
+  /// Lightning's `load_from_checkpoint`: constructs `M(args...)` — or `M(hparams)` from the
+  /// checkpoint's `hyper_parameters` when M takes a `const Hyperparameters&` and no arguments
+  /// are given — then loads the weights of `path`: a Lightning `.ckpt` (ours or Python's) or a
+  /// file holding a plain state dict (`torch.save(model.state_dict(), path)`).
+  ///
+  ///     auto model = LitClassifier::load_from_checkpoint<LitClassifier>("best.ckpt", {}, 1e-3);
+  template <typename M, typename... Args>
+  static std::shared_ptr<M> load_from_checkpoint(const std::string& path, const LoadCheckpointOptions& options = {},
+                                                 Args&&... args) {
+    Dict checkpoint = read_checkpoint(path);
+    std::shared_ptr<M> model;
+    if constexpr (sizeof...(Args) == 0 && std::is_constructible_v<M, const Hyperparameters&>)
+      model = std::make_shared<M>(hyperparameters_of(checkpoint));
+    else
+      model = std::make_shared<M>(std::forward<Args>(args)...);
+    model->restore_from_checkpoint(checkpoint, path, options);
+    return model;
+  }
+
   // --- logging ----------------------------------------------------------------------------
   /// Records a metric, as Lightning's `self.log`. Throws MisconfigurationException when called
   /// from a hook that does not allow logging, or with a non-scalar tensor.
@@ -212,6 +251,11 @@ class LightningModule : public torch::nn::Module {
  private:
   friend class Trainer;
   bool is_global_zero() const;
+  /// Loads a checkpoint file for `load_from_checkpoint` (CheckpointError names the path).
+  static Dict read_checkpoint(const std::string& path);
+  static Hyperparameters hyperparameters_of(const Dict& checkpoint);
+  /// on_load_checkpoint, the weights, the hyperparameters; then moves to `map_location`.
+  void restore_from_checkpoint(const Dict& checkpoint, const std::string& path, const LoadCheckpointOptions& options);
   Trainer* trainer_ = nullptr;
   torch::Device device_{torch::kCPU};
   Hyperparameters hparams_;

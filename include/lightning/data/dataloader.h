@@ -60,6 +60,14 @@ class DataLoader {
   /// A copy that visits the data in order (used by `overfit_batches`).
   DataLoader without_shuffle() const;
 
+  /// The shuffle seed in use (saved in checkpoints so a resumed run sees the same order).
+  uint64_t seed() const { return seed_; }
+  void set_seed(uint64_t seed) { seed_ = seed; }
+
+  /// Starts a pass at batch `first_batch` of the epoch's order: the batches before it are not
+  /// fetched (map-style datasets) or are read and dropped (iterable datasets). Used to resume
+  /// mid-epoch.
+  Iterator begin_at(size_t first_batch);
   /// Starts a pass. Only one pass of a given DataLoader object should be live at a time;
   /// abandoning a pass (destroying its iterator) stops its workers.
   Iterator begin();

@@ -25,6 +25,9 @@ class EvaluationLoop {
   BatchProgress batch_progress;
   /// Cleared when the module has no step for this stage (Lightning skips the loop then).
   bool step_available = true;
+  /// A run other than the sanity check went through at least one batch (monitoring callbacks
+  /// then treat a missing metric as an error rather than a warning).
+  bool has_run = false;
 
  private:
   void run_dataloader(DataLoader& loader, int64_t dataloader_idx, int64_t num_batches);

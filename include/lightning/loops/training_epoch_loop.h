@@ -28,13 +28,21 @@ class TrainingEpochLoop {
   BatchProgress batch_progress;
   /// Batches that stepped an optimizer (or would have): the step of logger rows.
   int64_t batches_that_stepped = 0;
+  /// The running batch will count in `batches_that_stepped` once its hooks and validation ran.
+  bool step_pending = false;
+  /// Set by a restored checkpoint: the next `run` starts at this batch of the epoch.
+  int64_t resume_batch = 0;
+  /// Set by a restored checkpoint taken in `on_train_batch_end` when validation was due
+  /// after that batch: the next `run` validates before its first batch.
+  bool resume_validation = false;
+  bool should_check_val() const;
   ResultCollection results{true};
   EvaluationLoop val_loop;
   AutomaticOptimization optimization;
 
  private:
   void advance(Batch batch, int64_t batch_idx);
-  bool should_check_val() const;
+  void run_validation();
   bool num_ready_batches_reached() const;
   Trainer& trainer_;
   bool skip_rest_of_epoch_ = false;

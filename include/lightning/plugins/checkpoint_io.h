@@ -1,6 +1,8 @@
 #pragma once
 /// CheckpointIO plugins: how checkpoint dictionaries reach storage (Lightning's
 /// `lightning.pytorch.plugins.io`).
+#include "lightning/plugins/plugin.h"
+
 #include <ATen/core/ivalue.h>
 
 #include <memory>
@@ -10,9 +12,8 @@ namespace lightning::plugins {
 
 /// Saves, loads and removes checkpoints. The Trainer and ModelCheckpoint go through the
 /// strategy's CheckpointIO; pass your own through `TrainerOptions::plugins`.
-class CheckpointIO {
+class CheckpointIO : public Plugin {
  public:
-  virtual ~CheckpointIO() = default;
   /// `checkpoint` is the dictionary of `Trainer::dump_checkpoint`; `path` the target file.
   virtual void save_checkpoint(const c10::IValue& checkpoint, const std::string& path) = 0;
   virtual c10::IValue load_checkpoint(const std::string& path) = 0;

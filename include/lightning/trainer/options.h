@@ -4,6 +4,8 @@
 /// 1.9 had them), because C++20 designated initializers must follow declaration order:
 ///
 ///     lightning::Trainer trainer({.accelerator = "cpu", .max_epochs = 5, .limit_train_batches = 0.25});
+#include "lightning/plugins/plugin.h"
+
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -26,6 +28,8 @@ struct BatchLimit {
   BatchLimit(double fraction) : value(fraction) {}
   std::variant<int64_t, double> value;
   bool is_count() const { return std::holds_alternative<int64_t>(value); }
+  /// The float 1.0 (a whole epoch), Lightning's default for limits and val_check_interval.
+  bool is_fraction_one() const { return !is_count() && std::get<double>(value) == 1.0; }
   std::string str() const;
 };
 
@@ -124,6 +128,9 @@ struct TrainerOptions {
   std::optional<std::string> profiler;
   bool detect_anomaly = false;
   bool barebones = false;
+  /// CheckpointIO (e.g. `std::make_shared<plugins::AsyncCheckpointIO>()`) and, later,
+  /// precision plugins and cluster environments.
+  std::vector<std::shared_ptr<plugins::Plugin>> plugins;
   bool sync_batchnorm = false;
   int64_t reload_dataloaders_every_n_epochs = 0;
   /// Unset: the current working directory.

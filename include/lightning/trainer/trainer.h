@@ -1,5 +1,6 @@
 #pragma once
 /// The Trainer: `fit`, `validate`, `test` and `predict` a LightningModule, as Lightning does.
+#include "lightning/checkpoint/checkpoint.h"
 #include "lightning/core/datamodule.h"
 #include "lightning/core/module.h"
 #include "lightning/data/dataloader.h"
@@ -18,7 +19,9 @@
 namespace lightning {
 
 class Callback;
+class EarlyStopping;
 class Logger;
+class ModelCheckpoint;
 class FitLoop;
 class EvaluationLoop;
 class PredictionLoop;
@@ -28,6 +31,9 @@ class TQDMProgressBar;
 namespace detail {
 struct ResolvedOptions;
 }  // namespace detail
+namespace plugins {
+class CheckpointIO;
+}  // namespace plugins
 
 using MetricMap = std::map<std::string, torch::Tensor>;
 
@@ -46,26 +52,58 @@ class Trainer {
 
   // --- entry points ---------------------------------------------------------------------
   /// Dataloaders given here take precedence over the datamodule's and the module's hooks.
+  /// `ckpt_path` resumes training from a checkpoint: a path, "last" (the newest last/HPC
+  /// checkpoint of the ModelCheckpoint callbacks) or "hpc"; without one, an HPC checkpoint
+  /// left by SIGTERM in `default_root_dir` is resumed (Lightning's SLURM requeue behaviour).
   void fit(std::shared_ptr<LightningModule> model, std::optional<DataLoader> train_dataloader = std::nullopt,
-           DataLoaders val_dataloaders = {});
-  void fit(std::shared_ptr<LightningModule> model, std::shared_ptr<LightningDataModule> datamodule);
-  /// One map of metrics (callback metrics logged in the epoch) per dataloader.
+           DataLoaders val_dataloaders = {}, std::optional<std::string> ckpt_path = std::nullopt);
+  void fit(std::shared_ptr<LightningModule> model, std::shared_ptr<LightningDataModule> datamodule,
+           std::optional<std::string> ckpt_path = std::nullopt);
+  /// One map of metrics (callback metrics logged in the epoch) per dataloader. `ckpt_path`
+  /// loads weights first: a path, "best" or "last".
   std::vector<std::map<std::string, double>> validate(std::shared_ptr<LightningModule> model,
-                                                      DataLoaders dataloaders = {}, bool verbose = true);
+                                                      DataLoaders dataloaders = {},
+                                                      std::optional<std::string> ckpt_path = std::nullopt,
+                                                      bool verbose = true);
   std::vector<std::map<std::string, double>> validate(std::shared_ptr<LightningModule> model,
                                                       std::shared_ptr<LightningDataModule> datamodule,
+                                                      std::optional<std::string> ckpt_path = std::nullopt,
                                                       bool verbose = true);
   std::vector<std::map<std::string, double>> test(std::shared_ptr<LightningModule> model,
-                                                  DataLoaders dataloaders = {}, bool verbose = true);
+                                                  DataLoaders dataloaders = {},
+                                                  std::optional<std::string> ckpt_path = std::nullopt,
+                                                  bool verbose = true);
   std::vector<std::map<std::string, double>> test(std::shared_ptr<LightningModule> model,
                                                   std::shared_ptr<LightningDataModule> datamodule,
+                                                  std::optional<std::string> ckpt_path = std::nullopt,
                                                   bool verbose = true);
   /// The outputs of `predict_step`, one vector per dataloader (empty when not returned).
   std::vector<std::vector<torch::IValue>> predict(std::shared_ptr<LightningModule> model,
-                                                  DataLoaders dataloaders = {}, bool return_predictions = true);
+                                                  DataLoaders dataloaders = {}, bool return_predictions = true,
+                                                  std::optional<std::string> ckpt_path = std::nullopt);
   std::vector<std::vector<torch::IValue>> predict(std::shared_ptr<LightningModule> model,
                                                   std::shared_ptr<LightningDataModule> datamodule,
-                                                  bool return_predictions = true);
+                                                  bool return_predictions = true,
+                                                  std::optional<std::string> ckpt_path = std::nullopt);
+
+  // --- checkpoints ------------------------------------------------------------------------
+  /// Writes the checkpoint of the current state to `filepath` (atomically, through the
+  /// CheckpointIO plugin). `weights_only` leaves out optimizer, scheduler and callback states.
+  void save_checkpoint(const std::string& filepath, bool weights_only = false);
+  /// The checkpoint dictionary of the current state (Lightning's `dump_checkpoint`).
+  Dict dump_checkpoint(bool weights_only = false);
+  /// The checkpoint the current or last run was restored from.
+  std::optional<std::string> ckpt_path() const { return ckpt_path_; }
+  plugins::CheckpointIO& checkpoint_io() const { return *checkpoint_io_; }
+  /// The first ModelCheckpoint callback, or nullptr.
+  ModelCheckpoint* checkpoint_callback() const;
+  std::vector<ModelCheckpoint*> checkpoint_callbacks() const;
+  /// The first EarlyStopping callback, or nullptr.
+  EarlyStopping* early_stopping_callback() const;
+  std::vector<EarlyStopping*> early_stopping_callbacks() const;
+  /// True once a SIGTERM arrived during the run (the Trainer then saves an HPC checkpoint and
+  /// exits with status 143).
+  bool received_sigterm() const;
 
   // --- properties -------------------------------------------------------------------------
   const TrainerState& state() const { return state_; }
@@ -115,6 +153,8 @@ class Trainer {
   int64_t log_every_n_steps() const;
   std::optional<int64_t> check_val_every_n_epoch() const;
   int64_t accumulate_grad_batches() const;
+  /// The `val_check_interval` flag as given (1.0 by default).
+  const BatchLimit& val_check_interval() const;
   /// Validation runs every this many training batches (may be "infinite" = INT64_MAX).
   int64_t val_check_batch() const { return val_check_batch_; }
   bool enable_validation() const;
@@ -171,6 +211,10 @@ class Trainer {
   void run_stage();
   void attach_data(const RunArgs& args);
   void setup_callbacks();
+  std::optional<std::string> resolve_ckpt_path(const std::optional<std::string>& ckpt_path) const;
+  void restore_modules_and_callbacks(const Dict& checkpoint, const std::string& path);
+  void restore_training_state(const Dict& checkpoint, const std::string& path);
+  void save_hpc_checkpoint();
   void teardown();
   void on_exception(const std::exception_ptr& e);
   DataLoaders request_dataloaders(RunningStage stage);
@@ -179,6 +223,10 @@ class Trainer {
   void reset_eval_dataloaders(RunningStage stage);
 
   std::unique_ptr<detail::ResolvedOptions> options_;
+  std::shared_ptr<plugins::CheckpointIO> checkpoint_io_;
+  std::optional<std::string> ckpt_path_;
+  /// Created once, so `best_model_path` outlives the fit (for `test(ckpt_path="best")`).
+  std::shared_ptr<ModelCheckpoint> default_checkpoint_;
   TrainerState state_;
   std::vector<std::shared_ptr<Callback>> user_callbacks_;
   std::vector<std::shared_ptr<Callback>> callbacks_;

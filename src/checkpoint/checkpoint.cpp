@@ -1,0 +1,320 @@
+// The checkpoint dictionary: what `Trainer::dump_checkpoint` writes and how a run restores it.
+// Every top-level key is written and read here (docs/checkpoints.md lists the schema).
+#include "lightning/checkpoint/checkpoint.h"
+
+#include "lightning/callbacks/callback.h"
+#include "lightning/callbacks/model_checkpoint.h"
+#include "lightning/checkpoint/serialization.h"
+#include "lightning/loggers/logger.h"
+#include "lightning/loops/evaluation_loop.h"
+#include "lightning/loops/fit_loop.h"
+#include "lightning/loops/prediction_loop.h"
+#include "lightning/plugins/checkpoint_io.h"
+#include "lightning/trainer/trainer.h"
+#include "lightning/utilities/errors.h"
+#include "lightning/version.h"
+#include "trainer/resolved_options.h"
+#include "utilities/fs.h"
+#include "utilities/type_name.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <torch/cuda.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iostream>
+#include <mutex>
+
+namespace lightning {
+namespace {
+
+Dict hyperparameters_dict(const Hyperparameters& hparams) {
+  Dict d = new_dict();
+  for (const auto& [name, value] : hparams) d.insert(name, value);
+  return d;
+}
+
+/// LibTorch's generator states (not in Lightning's checkpoints; needed for an exact resume).
+Dict rng_states() {
+  Dict d = new_dict();
+  auto cpu = at::detail::getDefaultCPUGenerator();
+  {
+    std::lock_guard<std::mutex> lock(cpu.mutex());
+    d.insert("torch", cpu.get_state());
+  }
+  auto cuda = new_list();
+  if (torch::cuda::is_available())
+    for (size_t i = 0; i < torch::cuda::device_count(); ++i)
+      cuda.push_back(
+          at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(i))).get_state());
+  d.insert("torch.cuda", cuda);
+  return d;
+}
+
+void load_rng_states(const Dict& d) {
+  if (auto it = d.find("torch"); it != d.end() && it->value().isTensor()) {
+    auto cpu = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(cpu.mutex());
+    cpu.set_state(it->value().toTensor());
+  }
+  if (auto it = d.find("torch.cuda"); it != d.end() && it->value().isList() && torch::cuda::is_available()) {
+    const auto states = it->value().toListRef();
+    for (size_t i = 0; i < std::min(states.size(), torch::cuda::device_count()); ++i)
+    {
+      auto gen = at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(i)));
+      gen.set_state(states[i].toTensor());
+    }
+  }
+}
+
+Dict dict_value(const Dict& d, const std::string& key, const std::string& path) {
+  auto v = dict_at(d, key, fmt::format("checkpoint '{}'", path));
+  if (!v.isGenericDict()) throw CheckpointError(fmt::format("checkpoint '{}': '{}' is not a dict", path, key));
+  return v.toGenericDict();
+}
+
+/// The weights of a checkpoint: its "state_dict", or the whole file when it is a plain state
+/// dict (`torch.save(model.state_dict(), path)`).
+Dict weights_of(const Dict& checkpoint, const std::string& path) {
+  auto it = checkpoint.find("state_dict");
+  if (it != checkpoint.end()) {
+    if (!it->value().isGenericDict())
+      throw CheckpointError(fmt::format("checkpoint '{}': 'state_dict' is not a dict", path));
+    return it->value().toGenericDict();
+  }
+  for (const auto& entry : checkpoint)
+    if (!entry.value().isTensor())
+      throw CheckpointError(fmt::format(
+          "'{}' is neither a Lightning checkpoint (no 'state_dict' key) nor a state dict (the value of '{}' is not a "
+          "tensor)",
+          path, entry.key().isString() ? entry.key().toStringRef() : "?"));
+  return checkpoint;
+}
+
+Dict as_checkpoint(const c10::IValue& loaded, const std::string& path) {
+  if (!loaded.isGenericDict())
+    throw CheckpointError(fmt::format("'{}' holds a {}, not a checkpoint dictionary", path, loaded.tagKind()));
+  return loaded.toGenericDict();
+}
+
+}  // namespace
+
+// --- LightningModule --------------------------------------------------------------------------
+
+Dict LightningModule::read_checkpoint(const std::string& path) { return as_checkpoint(torch_load(path), path); }
+
+Hyperparameters LightningModule::hyperparameters_of(const Dict& checkpoint) {
+  Hyperparameters hparams;
+  auto it = checkpoint.find("hyper_parameters");
+  if (it == checkpoint.end() || !it->value().isGenericDict()) return hparams;
+  for (const auto& entry : it->value().toGenericDict())
+    if (entry.key().isString()) hparams.set(entry.key().toStringRef(), entry.value());
+  return hparams;
+}
+
+void LightningModule::restore_from_checkpoint(const Dict& checkpoint, const std::string& path,
+                                              const LoadCheckpointOptions& options) {
+  on_load_checkpoint(checkpoint);
+  load_module_state_dict(*this, weights_of(checkpoint, path), options.strict, fmt::format("'{}'", path));
+  auto hparams = hyperparameters_of(checkpoint);
+  if (!hparams.empty() && hparams_.empty()) hparams_ = std::move(hparams);
+  if (options.map_location) {
+    to(*options.map_location);
+    device_ = *options.map_location;
+  }
+}
+
+// --- Trainer: saving ----------------------------------------------------------------------------
+
+Dict Trainer::dump_checkpoint(bool weights_only) {
+  auto& model = lightning_module();
+  Dict checkpoint = new_dict();
+  checkpoint.insert("epoch", current_epoch());
+  checkpoint.insert("global_step", global_step());
+  checkpoint.insert("pytorch-lightning_version", std::string(kVersion));
+  checkpoint.insert("state_dict", model.state_dict());
+  Dict loops = new_dict();
+  loops.insert("fit_loop", fit_loop_->state_dict());
+  for (auto [name, progress] : {std::pair{"validate_loop", &validate_loop_->batch_progress},
+                                std::pair{"test_loop", &test_loop_->batch_progress},
+                                std::pair{"predict_loop", &predict_loop_->batch_progress}}) {
+    Dict loop = new_dict();
+    loop.insert("state_dict", new_dict());
+    loop.insert("batch_progress", progress->state_dict());
+    loops.insert(name, loop);
+  }
+  checkpoint.insert("loops", loops);
+  if (!weights_only) {
+    Dict callback_states = new_dict();
+    for (const auto& cb : callbacks_) {
+      auto state = cb->state_dict();
+      if (!state.empty()) callback_states.insert(cb->state_key(), state);
+    }
+    checkpoint.insert("callbacks", callback_states);
+    auto optimizer_states = new_list();
+    for (const auto& optimizer : model.optimizers()) optimizer_states.push_back(optimizer_state_dict(*optimizer));
+    checkpoint.insert("optimizer_states", optimizer_states);
+    checkpoint.insert("lr_schedulers", new_list());
+    checkpoint.insert("rng_states", rng_states());
+  }
+  if (datamodule_) {
+    auto state = datamodule_->state_dict();
+    if (!state.empty()) checkpoint.insert(detail::class_name(typeid(*datamodule_)), state);
+  }
+  if (!model.hparams().empty()) {
+    checkpoint.insert("hparams_name", std::string("kwargs"));
+    checkpoint.insert("hyper_parameters", hyperparameters_dict(model.hparams()));
+  }
+  if (!weights_only)
+    call_callbacks("on_save_checkpoint", [&](Callback& c) { c.on_save_checkpoint(*this, model, checkpoint); });
+  call_module("on_save_checkpoint", [&](LightningModule& m) { m.on_save_checkpoint(checkpoint); });
+  return checkpoint;
+}
+
+void Trainer::save_checkpoint(const std::string& filepath, bool weights_only) {
+  if (!model_)
+    throw MisconfigurationException(
+        "save_checkpoint: the Trainer has no LightningModule yet; accepted: a call during or after fit/validate/test");
+  if (!is_global_zero()) return;
+  detail::make_dirs(detail::parent_dir(filepath));
+  checkpoint_io_->save_checkpoint(dump_checkpoint(weights_only), filepath);
+}
+
+void Trainer::save_hpc_checkpoint() {
+  // Lightning's SLURM requeue file: hpc_ckpt_<N>.ckpt in default_root_dir, N one more than the last.
+  int64_t last = 0;
+  for (const auto& name : detail::list_dir(options_->default_root_dir))
+    if (name.rfind("hpc_ckpt_", 0) == 0 && name.size() > 14 && name.substr(name.size() - 5) == ".ckpt")
+      last = std::max<int64_t>(last, std::atoll(name.substr(9, name.size() - 14).c_str()));
+  const auto path = fmt::format("{}/hpc_ckpt_{}.ckpt", options_->default_root_dir, last + 1);
+  save_checkpoint(path);
+  checkpoint_io_->teardown();
+  std::cerr << fmt::format("Saved the HPC checkpoint '{}'; `fit` resumes from it when run again.", path) << std::endl;
+}
+
+// --- Trainer: restoring -------------------------------------------------------------------------
+
+std::optional<std::string> Trainer::resolve_ckpt_path(const std::optional<std::string>& requested) const {
+  const bool fitting = state_.fn == TrainerFn::Fitting;
+  auto hpc_checkpoint = [&]() -> std::optional<std::string> {
+    std::optional<std::string> best;
+    int64_t best_n = 0;
+    for (const auto& name : detail::list_dir(options_->default_root_dir))
+      if (name.rfind("hpc_ckpt_", 0) == 0 && name.size() > 14 && name.substr(name.size() - 5) == ".ckpt") {
+        const int64_t n = std::atoll(name.substr(9, name.size() - 14).c_str());
+        if (!best || n > best_n) best = options_->default_root_dir + "/" + name, best_n = n;
+      }
+    return best;
+  };
+  if (!requested) {
+    if (fitting) {
+      if (auto hpc = hpc_checkpoint()) {
+        std::cerr << fmt::format("Resuming from the HPC checkpoint '{}' left by a preempted run.", *hpc) << std::endl;
+        return hpc;
+      }
+    }
+    return std::nullopt;
+  }
+  const std::string& p = *requested;
+  if (p == "hpc") {
+    auto hpc = hpc_checkpoint();
+    if (!hpc)
+      throw MisconfigurationException(fmt::format(
+          "ckpt_path=\"hpc\" is set but no hpc_ckpt_N.ckpt exists in '{}'; accepted: a path, \"last\", \"best\" or "
+          "\"hpc\" when such a checkpoint exists",
+          options_->default_root_dir));
+    return hpc;
+  }
+  if (p == "best") {
+    auto* mc = checkpoint_callback();
+    if (!mc)
+      throw MisconfigurationException(
+          "ckpt_path=\"best\" is set but ModelCheckpoint is not configured; accepted: a path, or \"best\" with a "
+          "ModelCheckpoint callback");
+    if (mc->best_model_path.empty()) {
+      if (fitting)
+        throw MisconfigurationException(
+            "ckpt_path=\"best\" is not supported to resume training; accepted: a path or \"last\"");
+      throw MisconfigurationException(
+          "ckpt_path=\"best\" is set but ModelCheckpoint.best_model_path is empty (no checkpoint was saved yet); "
+          "accepted: \"best\" after fit saved one, or a path");
+    }
+    return mc->best_model_path;
+  }
+  if (p == "last") {
+    // The newest of the ModelCheckpoint callbacks' last checkpoints and any HPC checkpoint.
+    std::vector<std::string> candidates;
+    for (auto* mc : checkpoint_callbacks()) {
+      if (!mc->last_model_path.empty()) candidates.push_back(mc->last_model_path);
+      for (const auto& found : mc->find_last_checkpoints(*const_cast<Trainer*>(this))) candidates.push_back(found);
+    }
+    if (auto hpc = hpc_checkpoint()) candidates.push_back(*hpc);
+    candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
+                                    [](const std::string& c) { return !detail::path_exists(c); }),
+                     candidates.end());
+    if (candidates.empty()) {
+      std::cerr << "ckpt_path=\"last\" is set, but there is no last checkpoint available. No checkpoint will be "
+                   "loaded."
+                << std::endl;
+      return std::nullopt;
+    }
+    return *std::max_element(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+      return detail::mtime_ns(a) < detail::mtime_ns(b);
+    });
+  }
+  if (!detail::path_exists(p))
+    throw CheckpointError(fmt::format(
+        "ckpt_path='{}': no such file; accepted: an existing checkpoint file, \"last\", \"best\" or \"hpc\"", p));
+  return p;
+}
+
+void Trainer::restore_modules_and_callbacks(const Dict& checkpoint, const std::string& path) {
+  auto& model = *model_;
+  if (datamodule_) {
+    auto it = checkpoint.find(detail::class_name(typeid(*datamodule_)));
+    if (it != checkpoint.end() && it->value().isGenericDict()) datamodule_->load_state_dict(it->value().toGenericDict());
+  }
+  call_module("on_load_checkpoint", [&](LightningModule& m) { m.on_load_checkpoint(checkpoint); });
+  load_module_state_dict(model, weights_of(checkpoint, path), true, fmt::format("checkpoint '{}'", path));
+  if (state_.fn != TrainerFn::Fitting) return;
+  call_callbacks("on_load_checkpoint", [&](Callback& c) { c.on_load_checkpoint(*this, model, checkpoint); });
+  auto it = checkpoint.find("callbacks");
+  if (it == checkpoint.end() || !it->value().isGenericDict()) return;
+  const auto states = it->value().toGenericDict();
+  for (const auto& cb : callbacks_) {
+    auto state = states.find(cb->state_key());
+    if (state != states.end() && state->value().isGenericDict()) cb->load_state_dict(state->value().toGenericDict());
+  }
+}
+
+void Trainer::restore_training_state(const Dict& checkpoint, const std::string& path) {
+  if (!checkpoint.contains("optimizer_states"))
+    throw MisconfigurationException(fmt::format(
+        "Trying to restore optimizer state but checkpoint '{}' contains only the model (was it saved with "
+        "save_weights_only=true, or is it a plain state dict?); accepted: a full checkpoint to resume fit, or load "
+        "the weights with load_from_checkpoint and call fit without ckpt_path",
+        path));
+  fit_loop_->load_state_dict(dict_value(dict_value(checkpoint, "loops", path), "fit_loop", path));
+  const auto states = checkpoint.at("optimizer_states").toListRef();
+  const auto& optimizers = model_->optimizers();
+  if (states.size() != optimizers.size())
+    throw MisconfigurationException(fmt::format(
+        "checkpoint '{}' holds {} optimizer states but configure_optimizers returned {}; accepted: a checkpoint of the "
+        "same training setup",
+        path, states.size(), optimizers.size()));
+  for (size_t i = 0; i < states.size(); ++i) {
+    if (!states[i].isGenericDict())
+      throw CheckpointError(fmt::format("checkpoint '{}': optimizer_states[{}] is not a dict", path, i));
+    try {
+      load_optimizer_state_dict(*optimizers[i], states[i].toGenericDict());
+    } catch (const MisconfigurationException& e) {
+      throw MisconfigurationException(fmt::format("checkpoint '{}': {}", path, e.what()));
+    }
+  }
+  if (auto it = checkpoint.find("rng_states"); it != checkpoint.end() && it->value().isGenericDict())
+    load_rng_states(it->value().toGenericDict());
+}
+
+}  // namespace lightning
