@@ -14,6 +14,7 @@ std::string fit_with_bar(int refresh_rate, TrainerOptions o) {
   std::ostringstream out;
   o.callbacks = {std::make_shared<TQDMProgressBar>(refresh_rate, &out)};
   o.logger = false;
+  o.enable_checkpointing = false;
   o.enable_model_summary = false;
   Trainer trainer(o);
   trainer.fit(std::make_shared<BoringModel>());
@@ -52,7 +53,8 @@ TEST(ProgressBarTrainer, ShowsProgressBarMetricsAndVersion) {
   std::ostringstream out;
   auto logger = std::make_shared<RecordingLogger>();
   Trainer trainer({.logger = logger, .callbacks = {std::make_shared<TQDMProgressBar>(1, &out)}, .max_epochs = 1,
-                   .limit_train_batches = 10, .limit_val_batches = 0, .enable_model_summary = false});
+                   .limit_train_batches = 10, .limit_val_batches = 0, .enable_checkpointing = false,
+                   .enable_model_summary = false});
   trainer.fit(std::make_shared<Logs>());
   auto text = out.str();
   EXPECT_NE(text.find("v_num=7"), std::string::npos) << text;

@@ -5,6 +5,8 @@
 
 #include "helpers/temp_dir.h"
 
+#include <gtest/gtest.h>
+
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/sgd.h>
@@ -45,6 +47,19 @@ struct BoringModel : LightningModule {
   DataLoaders test_dataloader() override { return random_loader(); }
   DataLoaders predict_dataloader() override { return random_loader(); }
 };
+
+/// Runs `f` with stderr captured (released even when `f` throws); returns what it printed.
+template <typename F>
+std::string silenced(F&& f) {
+  ::testing::internal::CaptureStderr();
+  try {
+    f();
+  } catch (...) {
+    ::testing::internal::GetCapturedStderr();
+    throw;
+  }
+  return ::testing::internal::GetCapturedStderr();
+}
 
 /// A Trainer configuration with no progress bar, summary, logger output or checkpoint files
 /// (unless the test asks for checkpointing).

@@ -268,7 +268,8 @@ TEST(TrainerFlags, EnableProgressBarAndModelSummary) {
   off.fit(m);
   EXPECT_EQ(off.progress_bar_callback(), nullptr);
 
-  Trainer on({.logger = false, .max_epochs = 1, .limit_train_batches = 1, .limit_val_batches = 0});
+  Trainer on({.logger = false, .max_epochs = 1, .limit_train_batches = 1, .limit_val_batches = 0,
+              .enable_checkpointing = false});
   ::testing::internal::CaptureStdout();
   ::testing::internal::CaptureStderr();
   on.fit(m);
@@ -461,7 +462,7 @@ TEST(TrainerFlags, FitWithDatamoduleAndDirectLoaders) {
 TEST(TrainerFlags, DefaultProgressBarPrintsPlainLinesWhenNotATerminal) {
   ::testing::internal::CaptureStderr();
   Trainer trainer({.logger = false, .max_epochs = 1, .limit_train_batches = 20, .limit_val_batches = 0,
-                   .enable_model_summary = false});
+                   .enable_checkpointing = false, .enable_model_summary = false});
   trainer.fit(std::make_shared<CountingModel>());
   auto err = ::testing::internal::GetCapturedStderr();
   EXPECT_EQ(err.find('\r'), std::string::npos);
