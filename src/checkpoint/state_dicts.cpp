@@ -7,6 +7,7 @@
 #include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
+#include <torch/optim/lbfgs.h>
 #include <torch/optim/rmsprop.h>
 #include <torch/optim/sgd.h>
 #include <torch/serialize/archive.h>
@@ -93,6 +94,8 @@ struct OptimizerLayout {
   std::function<void(torch::optim::OptimizerOptions&, const Dict&)> read_group;
   std::function<void(const torch::optim::OptimizerParamState&, Dict&)> write_state;
   std::function<std::unique_ptr<torch::optim::OptimizerParamState>(const Dict&)> read_state;
+  /// State tensors have their parameter's shape (all but LBFGS, whose state is flat).
+  bool per_parameter_shapes = true;
 };
 
 double number(const Dict& d, const char* key) {
@@ -178,6 +181,8 @@ OptimizerLayout adam_layout() {
         return std::unique_ptr<torch::optim::OptimizerParamState>(std::move(st));
       }};
 }
+
+const OptimizerLayout& lbfgs_layout();
 
 const OptimizerLayout* layout_of(const torch::optim::Optimizer& optimizer) {
   using namespace torch::optim;
@@ -280,7 +285,77 @@ const OptimizerLayout* layout_of(const torch::optim::Optimizer& optimizer) {
   if (dynamic_cast<const Adam*>(&optimizer)) return &adam;
   if (dynamic_cast<const RMSprop*>(&optimizer)) return &rmsprop;
   if (dynamic_cast<const Adagrad*>(&optimizer)) return &adagrad;
+  if (dynamic_cast<const LBFGS*>(&optimizer)) return &lbfgs_layout();
   return nullptr;
+}
+
+c10::impl::GenericList tensor_list(const std::deque<torch::Tensor>& tensors) {
+  auto list = new_list();
+  for (const auto& t : tensors) list.push_back(t.defined() ? c10::IValue(t) : c10::IValue());  // Python: None
+  return list;
+}
+
+std::deque<torch::Tensor> tensors_of(const Dict& d, const char* key) {
+  std::deque<torch::Tensor> out;
+  auto it = d.find(key);
+  if (it != d.end() && it->value().isList())
+    for (const auto& v : it->value().toListRef()) out.push_back(v.isTensor() ? v.toTensor() : torch::Tensor());
+  return out;
+}
+
+/// LBFGS keeps its whole state on the first parameter, in Python and in LibTorch alike.
+const OptimizerLayout& lbfgs_layout() {
+  using namespace torch::optim;
+  static const OptimizerLayout layout{
+      [](const OptimizerOptions& base, Dict& g) {
+        const auto& o = as<LBFGSOptions>(base);
+        g.insert("lr", o.lr());
+        g.insert("max_iter", o.max_iter());
+        g.insert("max_eval", o.max_eval() ? c10::IValue(*o.max_eval()) : c10::IValue());
+        g.insert("tolerance_grad", o.tolerance_grad());
+        g.insert("tolerance_change", o.tolerance_change());
+        g.insert("history_size", o.history_size());
+        g.insert("line_search_fn", o.line_search_fn() ? c10::IValue(*o.line_search_fn()) : c10::IValue());
+      },
+      [](OptimizerOptions& base, const Dict& g) {
+        auto& o = as<LBFGSOptions>(base);
+        o.lr(number(g, "lr")).max_iter(static_cast<int64_t>(number(g, "max_iter")));
+        o.tolerance_grad(number(g, "tolerance_grad")).tolerance_change(number(g, "tolerance_change"));
+        o.history_size(static_cast<int64_t>(number(g, "history_size")));
+        auto max_eval = g.at("max_eval");
+        o.max_eval(max_eval.isNone() ? c10::optional<int64_t>() : c10::optional<int64_t>(max_eval.toInt()));
+        auto search = g.at("line_search_fn");
+        o.line_search_fn(search.isNone() ? c10::optional<std::string>() : c10::optional<std::string>(search.toStringRef()));
+      },
+      [](const OptimizerParamState& base, Dict& s) {
+        const auto& st = static_cast<const LBFGSParamState&>(base);
+        s.insert("func_evals", st.func_evals());
+        s.insert("n_iter", st.n_iter());
+        s.insert("t", st.t());
+        s.insert("prev_loss", st.prev_loss());
+        put_tensor(s, "d", st.d());
+        put_tensor(s, "H_diag", st.H_diag());
+        put_tensor(s, "prev_flat_grad", st.prev_flat_grad());
+        s.insert("old_dirs", tensor_list(st.old_dirs()));
+        s.insert("old_stps", tensor_list(st.old_stps()));
+        s.insert("ro", tensor_list(st.ro()));
+        if (st.al()) s.insert("al", tensor_list({st.al()->begin(), st.al()->end()}));
+        else s.insert("al", c10::IValue());
+      },
+      [](const Dict& s) -> std::unique_ptr<OptimizerParamState> {
+        auto st = std::make_unique<LBFGSParamState>();
+        st->func_evals(static_cast<int64_t>(number(s, "func_evals"))).n_iter(static_cast<int64_t>(number(s, "n_iter")));
+        st->t(number(s, "t")).prev_loss(number(s, "prev_loss"));
+        st->d(tensor_or_none(s, "d")).H_diag(tensor_or_none(s, "H_diag")).prev_flat_grad(tensor_or_none(s, "prev_flat_grad"));
+        st->old_dirs(tensors_of(s, "old_dirs")).old_stps(tensors_of(s, "old_stps")).ro(tensors_of(s, "ro"));
+        if (auto it = s.find("al"); it != s.end() && it->value().isList()) {
+          auto al = tensors_of(s, "al");
+          st->al(std::vector<torch::Tensor>(al.begin(), al.end()));
+        }
+        return st;
+      },
+      /*per_parameter_shapes=*/false};
+  return layout;
 }
 
 Dict as_dict(const c10::IValue& v, const std::string& what) {
@@ -370,7 +445,7 @@ void load_optimizer_state_dict(torch::optim::Optimizer& optimizer, const Dict& s
       if (it == state.end()) continue;
       auto s = as_dict(it->value(), "a parameter state");
       for (const auto& entry : s) {
-        if (!entry.value().isTensor() || entry.key().toStringRef() == "step") continue;
+        if (!layout->per_parameter_shapes || !entry.value().isTensor() || entry.key().toStringRef() == "step") continue;
         const auto& t = entry.value().toTensor();
         if (t.sizes() != own[i].params()[j].sizes())
           throw MisconfigurationException(fmt::format(
@@ -393,9 +468,17 @@ void load_optimizer_state_dict(torch::optim::Optimizer& optimizer, const Dict& s
         const auto& param = own[i].params()[j];
         Dict converted = new_dict();
         for (const auto& entry : it->value().toGenericDict()) {
-          const bool moves = entry.value().isTensor() && entry.key().toStringRef() != "step";
-          converted.insert(entry.key(), moves ? c10::IValue(entry.value().toTensor().to(param.options()))
-                                              : entry.value());
+          const auto& v = entry.value();
+          if (v.isTensor() && entry.key().toStringRef() != "step") {
+            converted.insert(entry.key(), v.toTensor().to(param.options()));
+          } else if (v.isList()) {
+            auto list = new_list();
+            for (const auto& item : v.toListRef())
+              list.push_back(item.isTensor() ? c10::IValue(item.toTensor().to(param.options())) : item);
+            converted.insert(entry.key(), list);
+          } else {
+            converted.insert(entry.key(), v);
+          }
         }
         st = layout->read_state(converted);
       }
