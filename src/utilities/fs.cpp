@@ -30,14 +30,17 @@ long long mtime_ns(const std::string& path) {
 }
 
 void make_dirs(const std::string& path) {
-  if (path.empty() || is_directory(path)) return;
-  make_dirs(parent_dir(path));
-  if (::mkdir(path.c_str(), 0777) != 0 && errno != EEXIST)
-    throw MisconfigurationException(
-        fmt::format("cannot create the folder '{}': {}; accepted: a writable location", path, std::strerror(errno)));
-  if (!is_directory(path))
-    throw MisconfigurationException(
-        fmt::format("'{}' exists and is not a folder; accepted: a folder path", path));
+  // Create each missing ancestor, outermost first; errors name the requested folder.
+  std::vector<std::string> missing;
+  for (std::string p = path; !p.empty() && p != "/" && !is_directory(p); p = parent_dir(p)) missing.push_back(p);
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (::mkdir(it->c_str(), 0777) != 0 && errno != EEXIST)
+      throw MisconfigurationException(fmt::format("cannot create the folder '{}' ('{}': {}); accepted: a writable location",
+                                                  path, *it, std::strerror(errno)));
+    if (!is_directory(*it))
+      throw MisconfigurationException(fmt::format(
+          "cannot create the folder '{}': '{}' exists and is not a folder; accepted: a writable folder path", path, *it));
+  }
 }
 
 std::vector<std::string> list_dir(const std::string& dir) {

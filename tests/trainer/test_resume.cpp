@@ -281,3 +281,36 @@ TEST(Resume, LoadFromCheckpointBuildsTheModel) {
   EXPECT_TRUE(contains(err, "missing keys: extra.weight, extra.bias")) << err;
   EXPECT_NO_THROW(LightningModule::load_from_checkpoint<Bigger>(dir.file("m.ckpt"), {.strict = false}));
 }
+
+TEST(Resume, ValidationDueAtTheSavedBatchRunsAfterResuming) {
+  TempDir dir;
+  struct CountValidation : Callback {
+    int runs = 0;
+    void on_validation_end(Trainer& t, LightningModule&) override {
+      if (!t.sanity_checking()) ++runs;
+    }
+  };
+  auto r = make_run(7);
+  auto mc = std::make_shared<ModelCheckpoint>(
+      ModelCheckpointOptions{.dirpath = dir.str(), .save_top_k = -1, .every_n_train_steps = 8});
+  // 16 batches, validation every 4: the checkpoint at step 8 is written before that step's validation.
+  Trainer first(quiet({.callbacks = {mc}, .max_steps = 8, .val_check_interval = 4, .num_sanity_val_steps = 0,
+                       .enable_checkpointing = true}));
+  silenced([&] { first.fit(r.model, r.loader, r.val_loader); });
+  auto counter = std::make_shared<CountValidation>();
+  auto resumed = make_run(99);
+  Trainer second(quiet({.callbacks = {counter}, .max_epochs = 1, .val_check_interval = 4, .num_sanity_val_steps = 0}));
+  silenced([&] { second.fit(resumed.model, resumed.loader, resumed.val_loader, dir.file("epoch=0-step=8.ckpt")); });
+  EXPECT_EQ(counter->runs, 3);  // after batches 8 (pending), 12 and 16
+  EXPECT_EQ(second.global_step(), 16);
+}
+
+TEST(Resume, UnwritableCheckpointFolderIsAClearError) {
+  TempDir dir;
+  std::ofstream(dir.file("a_file")) << "x";
+  auto mc = std::make_shared<ModelCheckpoint>(ModelCheckpointOptions{.dirpath = dir.file("a_file/sub")});
+  Trainer trainer(quiet({.callbacks = {mc}, .max_epochs = 1, .limit_train_batches = 2, .limit_val_batches = 0,
+                         .enable_checkpointing = true}));
+  auto err = error_of([&] { silenced([&] { trainer.fit(std::make_shared<BoringModel>()); }); });
+  EXPECT_TRUE(contains(err, dir.file("a_file/sub"))) << err;
+}
