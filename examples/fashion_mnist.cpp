@@ -5,6 +5,8 @@
 #include <lightning/lightning.h>
 
 #include <CLI/CLI.hpp>
+
+#include <optional>
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/activation.h>
@@ -122,18 +124,27 @@ int main(int argc, char** argv) {
   app.add_option("--data_dir", data_dir, "Folder with the Fashion-MNIST IDX files");
   app.add_option("--default_root_dir", root_dir, "Where runs write their files");
   app.add_option("--seed", seed, "Random seed");
+  std::optional<std::string> ckpt_path;
+  app.add_option("--ckpt_path", ckpt_path, "Resume from a checkpoint: a path or \"last\"");
   CLI11_PARSE(app, argc, argv);
 
   try {
     L::seed_everything(static_cast<uint64_t>(seed), /*workers=*/true);
     auto model = std::make_shared<FashionClassifier>(arch, lr);
     auto data = std::make_shared<FashionMNISTDataModule>(data_dir, batch_size, num_workers);
-    L::Trainer trainer({.accelerator = accelerator, .max_epochs = max_epochs, .default_root_dir = root_dir});
-    trainer.fit(model, data);
+    // Keep the best epoch by validation accuracy, and last.ckpt to resume from.
+    auto checkpoint = std::make_shared<L::ModelCheckpoint>(L::ModelCheckpointOptions{
+        .filename = "{epoch}-{val_acc:.4f}", .monitor = "val_acc", .save_last = true, .mode = "max"});
+    L::Trainer trainer({.accelerator = accelerator, .callbacks = {checkpoint}, .max_epochs = max_epochs,
+                        .default_root_dir = root_dir});
+    trainer.fit(model, data, ckpt_path);
     if (trainer.interrupted()) return 130;
-    auto results = trainer.test(model, data);
+    auto results = trainer.test(model, data, "best");
     std::cout << "test accuracy: " << results.at(0).at("test_acc") << std::endl;
   } catch (const L::MisconfigurationException& e) {
+    std::cerr << "error: " << e.what() << std::endl;
+    return 2;
+  } catch (const L::CheckpointError& e) {
     std::cerr << "error: " << e.what() << std::endl;
     return 2;
   }
