@@ -12,15 +12,6 @@ using namespace lightning::testing;
 
 namespace {
 
-struct Scripted : BoringModel {
-  std::vector<double> values;
-  explicit Scripted(std::vector<double> v) : values(std::move(v)) {}
-  StepOutput validation_step(const Batch& b, int64_t i, int64_t d) override {
-    log("val_loss", values.at(std::min(static_cast<size_t>(current_epoch()), values.size() - 1)));
-    return BoringModel::validation_step(b, i, d);
-  }
-};
-
 /// Runs up to 20 epochs; returns the number of epochs trained.
 int64_t epochs_until_stop(std::shared_ptr<EarlyStopping> es, std::vector<double> values, TrainerOptions o = {}) {
   o.callbacks = {es};
@@ -29,7 +20,7 @@ int64_t epochs_until_stop(std::shared_ptr<EarlyStopping> es, std::vector<double>
   o.limit_val_batches = 1;
   o.num_sanity_val_steps = 0;
   Trainer trainer(quiet(o));
-  silenced([&] { trainer.fit(std::make_shared<Scripted>(std::move(values))); });
+  silenced([&] { trainer.fit(std::make_shared<ScriptedValLoss>(std::move(values))); });
   return trainer.current_epoch();
 }
 

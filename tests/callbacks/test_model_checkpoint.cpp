@@ -14,16 +14,6 @@ using namespace lightning::testing;
 
 namespace {
 
-/// Logs a scripted "val_loss" per epoch (and "train_acc" per epoch end).
-struct ScriptedModel : BoringModel {
-  std::vector<double> values;
-  explicit ScriptedModel(std::vector<double> v) : values(std::move(v)) {}
-  StepOutput validation_step(const Batch& b, int64_t i, int64_t d) override {
-    log("val_loss", values.at(static_cast<size_t>(current_epoch())));
-    return BoringModel::validation_step(b, i, d);
-  }
-};
-
 std::vector<std::string> files_in(const std::string& dir) {
   std::vector<std::string> names;
   if (DIR* d = ::opendir(dir.c_str())) {
@@ -68,7 +58,7 @@ TEST(ModelCheckpoint, TopKByMonitorWithMetricFilename) {
   auto mc = std::make_shared<ModelCheckpoint>(ModelCheckpointOptions{
       .dirpath = dir.str(), .filename = "{epoch}-{val_loss:.2f}", .monitor = "val_loss", .save_top_k = 2});
   Trainer trainer(with_checkpoint(mc, 5));
-  fit_quietly(trainer, std::make_shared<ScriptedModel>(std::vector<double>{0.5, 0.3, 0.4, 0.2, 0.9}));
+  fit_quietly(trainer, std::make_shared<ScriptedValLoss>(std::vector<double>{0.5, 0.3, 0.4, 0.2, 0.9}));
   EXPECT_EQ(files_in(dir.str()), (std::vector<std::string>{"epoch=1-val_loss=0.30.ckpt", "epoch=3-val_loss=0.20.ckpt"}));
   EXPECT_EQ(mc->best_model_path, dir.file("epoch=3-val_loss=0.20.ckpt"));
   EXPECT_NEAR(mc->best_model_score.item<double>(), 0.2, 1e-6);
@@ -87,7 +77,7 @@ TEST(ModelCheckpoint, ModeMaxNoAutoInsertSaveLastAndAll) {
                                                                      .mode = "max",
                                                                      .auto_insert_metric_name = false});
   Trainer trainer(with_checkpoint(mc, 3));
-  fit_quietly(trainer, std::make_shared<ScriptedModel>(std::vector<double>{0.5, 0.9, 0.1}));
+  fit_quietly(trainer, std::make_shared<ScriptedValLoss>(std::vector<double>{0.5, 0.9, 0.1}));
   EXPECT_EQ(files_in(dir.str()), (std::vector<std::string>{"last.ckpt", "model_01.ckpt"}));
   EXPECT_EQ(mc->last_model_path, dir.file("last.ckpt"));
   // last.ckpt is the latest state: epoch 2.
@@ -168,7 +158,7 @@ TEST(ModelCheckpoint, StateIsSavedAndRestored) {
             "ModelCheckpoint{'monitor': 'val_loss', 'mode': 'min', 'every_n_train_steps': 0, 'every_n_epochs': 1, "
             "'train_time_interval': None}");
   Trainer trainer(with_checkpoint(mc, 3));
-  fit_quietly(trainer, std::make_shared<ScriptedModel>(std::vector<double>{0.5, 0.3, 0.4, 0.1, 0.05}));
+  fit_quietly(trainer, std::make_shared<ScriptedValLoss>(std::vector<double>{0.5, 0.3, 0.4, 0.1, 0.05}));
   auto saved = torch_load(dir.file("last.ckpt")).toGenericDict().at("callbacks").toGenericDict().at(mc->state_key());
   auto state = saved.toGenericDict();
   EXPECT_EQ(state.at("best_model_path").toStringRef(), dir.file("epoch=1-step=8.ckpt"));
@@ -179,7 +169,7 @@ TEST(ModelCheckpoint, StateIsSavedAndRestored) {
       ModelCheckpointOptions{.dirpath = dir.str(), .monitor = "val_loss", .save_last = true, .save_top_k = 2});
   Trainer resumed(with_checkpoint(restored, 5));
   ::testing::internal::CaptureStderr();
-  resumed.fit(std::make_shared<ScriptedModel>(std::vector<double>{0.5, 0.3, 0.4, 0.1, 0.05}), std::nullopt, {},
+  resumed.fit(std::make_shared<ScriptedValLoss>(std::vector<double>{0.5, 0.3, 0.4, 0.1, 0.05}), std::nullopt, {},
               dir.file("last.ckpt"));
   ::testing::internal::GetCapturedStderr();
   // Top-2 continued across the resume: epochs 3 and 4 beat the restored 0.3 and 0.4.
@@ -193,7 +183,7 @@ TEST(ModelCheckpoint, MissingMonitorAndBadOptionsAreClearErrors) {
   auto mc = std::make_shared<ModelCheckpoint>(ModelCheckpointOptions{.dirpath = dir.str(), .monitor = "nope"});
   auto err = error_of([&] {
     Trainer trainer(with_checkpoint(mc, 1));
-    trainer.fit(std::make_shared<ScriptedModel>(std::vector<double>{0.5}));
+    trainer.fit(std::make_shared<ScriptedValLoss>(std::vector<double>{0.5}));
   });
   EXPECT_TRUE(contains(err, "ModelCheckpoint(monitor='nope') could not find the monitored key")) << err;
   EXPECT_TRUE(contains(err, "'val_loss'")) << err;

@@ -11,7 +11,9 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/optim/sgd.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 namespace lightning::testing {
 
@@ -46,6 +48,16 @@ struct BoringModel : LightningModule {
   DataLoaders val_dataloader() override { return random_loader(); }
   DataLoaders test_dataloader() override { return random_loader(); }
   DataLoaders predict_dataloader() override { return random_loader(); }
+};
+
+/// Logs a scripted "val_loss" per epoch (the last value repeats), for monitoring callbacks.
+struct ScriptedValLoss : BoringModel {
+  std::vector<double> values;
+  explicit ScriptedValLoss(std::vector<double> v) : values(std::move(v)) {}
+  StepOutput validation_step(const Batch& b, int64_t i, int64_t d) override {
+    log("val_loss", values.at(std::min(static_cast<size_t>(current_epoch()), values.size() - 1)));
+    return BoringModel::validation_step(b, i, d);
+  }
 };
 
 /// Runs `f` with stderr captured (released even when `f` throws); returns what it printed.
