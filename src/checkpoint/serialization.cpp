@@ -1,12 +1,11 @@
-// torch.save files: the zip container (LibTorch's reader/writer), our pickle code, atomic writes.
+// torch.save files: the zip container (our reader, LibTorch's writer), our pickle code, atomic writes.
 #include "lightning/checkpoint/serialization.h"
 
 #include "checkpoint/pickle.h"
+#include "checkpoint/zip.h"
 #include "lightning/utilities/errors.h"
 
 #include <c10/util/Exception.h>
-#include <caffe2/serialize/inline_container.h>
-#include <caffe2/serialize/read_adapter_interface.h>
 #include <fmt/format.h>
 
 #include <fcntl.h>
@@ -28,15 +27,13 @@ std::string error_text(int err) { return std::strerror(err); }
 // c10 messages may carry a backtrace after the first line.
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
-class MemoryReader final : public caffe2::serialize::ReadAdapterInterface {
+class MemorySource final : public detail::ByteSource {
  public:
-  MemoryReader(const void* data, size_t size) : data_(static_cast<const char*>(data)), size_(size) {}
-  size_t size() const override { return size_; }
-  size_t read(uint64_t pos, void* buf, size_t n, const char*) const override {
-    size_t got = pos < size_ ? std::min<uint64_t>(n, size_ - pos) : 0;
-    if (got) std::memcpy(buf, data_ + pos, got);
-    std::memset(static_cast<char*>(buf) + got, 0, n - got);  // the zip reader may not check short reads
-    return got;
+  MemorySource(const void* data, size_t size) : data_(static_cast<const char*>(data)), size_(size) {}
+  uint64_t size() const override { return size_; }
+  void read(uint64_t pos, void* buffer, size_t n) const override {
+    if (pos > size_ || n > size_ - pos) throw detail::FormatError("read past the end of the data");
+    if (n) std::memcpy(buffer, data_ + pos, n);
   }
 
  private:
@@ -44,63 +41,55 @@ class MemoryReader final : public caffe2::serialize::ReadAdapterInterface {
   size_t size_;
 };
 
-// pread straight into the zip reader's buffers: a storage record is read once, into the
-// memory that becomes the tensor.
-class FileReader final : public caffe2::serialize::ReadAdapterInterface {
+// pread straight into the destination: a storage record is read once, into the memory that
+// becomes the tensor.
+class FileSource final : public detail::ByteSource {
  public:
-  FileReader(int fd, size_t size) : fd_(fd), size_(size) {}
-  ~FileReader() override { ::close(fd_); }
-  size_t size() const override { return size_; }
-  size_t read(uint64_t pos, void* buf, size_t n, const char*) const override {
+  FileSource(int fd, uint64_t size) : fd_(fd), size_(size) {}
+  ~FileSource() override { ::close(fd_); }
+  uint64_t size() const override { return size_; }
+  void read(uint64_t pos, void* buffer, size_t n) const override {
     size_t got = 0;
     while (got < n) {
-      auto r = ::pread(fd_, static_cast<char*>(buf) + got, n - got, static_cast<off_t>(pos + got));
+      auto r = ::pread(fd_, static_cast<char*>(buffer) + got, n - got, static_cast<off_t>(pos + got));
       if (r < 0 && errno == EINTR) continue;
-      if (r < 0) error_ = errno;
-      if (r <= 0) break;
+      if (r < 0) throw detail::FormatError(error_text(errno));
+      if (r == 0) throw detail::FormatError("file shrank while reading");
       got += static_cast<size_t>(r);
     }
-    std::memset(static_cast<char*>(buf) + got, 0, n - got);
-    return got;
   }
-  int error() const { return error_; }
 
  private:
   int fd_;
-  size_t size_;
-  mutable int error_ = 0;
+  uint64_t size_;
 };
 
-c10::IValue read_archive(const std::shared_ptr<caffe2::serialize::ReadAdapterInterface>& in, const std::string& name,
-                         const FileReader* file) {
+c10::IValue read_archive(const detail::ByteSource& source, const std::string& name) {
   auto fail = [&](const std::string& problem) {
-    if (file && file->error()) return CheckpointError(fmt::format("cannot read checkpoint '{}': {}", name, error_text(file->error())));
     return CheckpointError(fmt::format("cannot read checkpoint '{}': {}", name, problem));
   };
   try {
-    caffe2::serialize::PyTorchStreamReader reader(in);
-    if (!reader.hasRecord("data.pkl")) throw detail::FormatError("no data.pkl in the archive (not a torch.save file)");
-    if (reader.hasRecord("byteorder")) {
-      auto [ptr, size] = reader.getRecord("byteorder");
-      std::string_view order(static_cast<const char*>(ptr.get()), size);
-      if (order != "little") throw detail::FormatError(fmt::format("byte order '{}' is not supported", order));
+    detail::ZipArchive zip(source);
+    if (zip.has("byteorder")) {
+      auto order_size = zip.size("byteorder");
+      auto order = zip.read("byteorder");
+      std::string_view text(static_cast<const char*>(order.get()), order_size);
+      if (text != "little") throw detail::FormatError(fmt::format("byte order '{}' is not supported", text.substr(0, 16)));
     }
-    auto [pkl, pkl_size] = reader.getRecord("data.pkl");
-    const size_t total = in->size();
+    const auto pkl_size = zip.size("data.pkl");
+    const auto pkl = zip.read("data.pkl");
     auto load_storage = [&](const std::string& key, size_t nbytes) {
       const std::string record = "data/" + key;
-      if (nbytes > total) throw detail::FormatError(fmt::format("storage '{}' claims {} bytes, more than the file", record, nbytes));
-      if (!reader.hasRecord(record)) throw detail::FormatError(fmt::format("storage record '{}' is missing", record));
-      auto [ptr, size] = reader.getRecord(record);
-      if (size != nbytes)
-        throw detail::FormatError(fmt::format("storage record '{}' has {} bytes, expected {}", record, size, nbytes));
-      return c10::Storage(c10::Storage::use_byte_size_t(), static_cast<int64_t>(size), std::move(ptr), nullptr, false);
+      if (!zip.has(record)) throw detail::FormatError(fmt::format("storage record '{}' is missing", record));
+      if (zip.size(record) != nbytes)
+        throw detail::FormatError(fmt::format("storage record '{}' has {} bytes, expected {}", record, zip.size(record), nbytes));
+      return c10::Storage(c10::Storage::use_byte_size_t(), static_cast<int64_t>(nbytes), zip.read(record), nullptr, false);
     };
     return detail::unpickle(static_cast<const char*>(pkl.get()), pkl_size, load_storage);
   } catch (const c10::Error& e) {
     throw fail(first_line(e.what_without_backtrace()));
   } catch (const std::bad_alloc&) {
-    throw fail("out of memory (corrupted sizes?)");
+    throw fail("out of memory");
   } catch (const std::exception& e) {
     throw fail(first_line(e.what()));
   }
@@ -211,7 +200,7 @@ void torch_save(const c10::IValue& obj, const std::string& path) {
 }
 
 c10::IValue torch_load_from_bytes(const void* data, size_t size, const std::string& name) {
-  return read_archive(std::make_shared<MemoryReader>(data, size), name, nullptr);
+  return read_archive(MemorySource(data, size), name);
 }
 
 c10::IValue torch_load(const std::string& path) {
@@ -226,8 +215,7 @@ c10::IValue torch_load(const std::string& path) {
     ::close(fd);
     throw CheckpointError(fmt::format("cannot read checkpoint '{}': {}", path, problem));
   }
-  auto reader = std::make_shared<FileReader>(fd, static_cast<size_t>(st.st_size));
-  return read_archive(reader, path, reader.get());
+  return read_archive(FileSource(fd, static_cast<uint64_t>(st.st_size)), path);
 }
 
 }  // namespace lightning

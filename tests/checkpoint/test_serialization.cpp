@@ -572,6 +572,27 @@ TEST(SerializationBadInput, RandomAndFlippedBytesNeverCrash) {
   }
 }
 
+TEST(SerializationBadInput, CorruptedOrCompressedRecords) {
+  auto bytes = lightning::torch_save_to_bytes(torch::full({64}, 1.5f));
+  const char one_and_a_half[] = {0, 0, '\xc0', '\x3f'};
+  auto data = std::search(bytes.begin(), bytes.end(), one_and_a_half, one_and_a_half + 4);
+  ASSERT_NE(data, bytes.end());
+  data[1] = 1;  // 1.5 -> 1.5000001: only the CRC can tell
+  auto message = load_error(bytes);
+  EXPECT_TRUE(contains(message, "'data/0' fails its CRC check")) << message;
+
+  std::vector<char> out;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* p, size_t n) {
+    out.insert(out.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
+    return n;
+  });
+  std::string pkl = Pickle().op("N").done() + std::string(1000, ' ');  // compressible
+  writer.writeRecord("data.pkl", pkl.data(), pkl.size(), /*compress=*/true);
+  writer.writeEndOfFile();
+  message = load_error(out);
+  EXPECT_TRUE(contains(message, "'archive/data.pkl' is compressed")) << message;
+}
+
 TEST(SerializationBadInput, ZipWithoutPickle) {
   auto message = load_error(archive("", {{"notes.txt", "hello"}}, false));
   EXPECT_TRUE(contains(message, "no data.pkl")) << message;
@@ -595,7 +616,7 @@ TEST(SerializationBadInput, SizesBeyondTheStorage) {
            {tensor_pickle("0", 4, 0, {int64_t{1} << 62}, {1 << 4}), "overflows"},
            {tensor_pickle("0", 4, 0, {2}, {1, 1}), "differ in length"},
            {tensor_pickle("0", 8, 0, {2}, {1}), "has 16 bytes, expected 32"},
-           {tensor_pickle("0", int64_t{1} << 60, 0, {2}, {1}), "more than the file"},
+           {tensor_pickle("0", int64_t{1} << 60, 0, {2}, {1}), "has 16 bytes, expected 4611686018427387904"},
            {tensor_pickle("0", int64_t{1} << 62, 0, {2}, {1}), "overflows"},
        }) {
     auto message = load_error(archive(pkl, storage));
