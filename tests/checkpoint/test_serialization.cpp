@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include <dirent.h>
+#include <zlib.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -497,9 +498,9 @@ struct Pickle {
 };
 
 std::string tensor_pickle(const std::string& key, int64_t numel, int64_t offset, const std::vector<int64_t>& sizes,
-                          const std::vector<int64_t>& strides) {
+                          const std::vector<int64_t>& strides, const std::string& storage_type = "FloatStorage") {
   Pickle p;
-  p.global("torch._utils", "_rebuild_tensor_v2").op("((").str("storage").global("torch", "FloatStorage");
+  p.global("torch._utils", "_rebuild_tensor_v2").op("((").str("storage").global("torch", storage_type);
   p.str(key).str("cpu").i(numel).op("tQ").i(offset).ints(sizes).ints(strides).op("\x89");
   return p.global("collections", "OrderedDict").op(")R").op("tR").done();
 }
@@ -528,6 +529,72 @@ TEST(SerializationBadInput, HandMadeTensorFileLoads) {  // the helpers above wri
   auto t = torch_load_from_bytes(bytes.data(), bytes.size(), "ok").toTensor();
   EXPECT_EQ(t.sizes(), c10::IntArrayRef({3}));
   EXPECT_EQ(t.storage_offset(), 1);
+}
+
+// A zip64 archive, as writers produce beyond 4 GiB: sizes and offsets saturated in the
+// headers and given in zip64 extra fields, plus the zip64 end record and its locator.
+std::vector<char> zip64_archive(const std::vector<std::pair<std::string, std::string>>& records) {
+  std::string out, directory;
+  auto put = [](std::string& s, uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) s += static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  for (const auto& [name, data] : records) {
+    const uint64_t offset = out.size();
+    const uint32_t crc = crc32_z(0, reinterpret_cast<const Bytef*>(data.data()), data.size());
+    put(out, 0x04034b50, 4), put(out, 45, 2), put(out, 0, 2), put(out, 0, 2), put(out, 0, 4), put(out, crc, 4);
+    put(out, 0xffffffff, 4), put(out, 0xffffffff, 4), put(out, name.size(), 2), put(out, 20, 2);
+    out += name;
+    put(out, 1, 2), put(out, 16, 2), put(out, data.size(), 8), put(out, data.size(), 8);
+    out += data;
+    put(directory, 0x02014b50, 4), put(directory, 45, 2), put(directory, 45, 2), put(directory, 0, 2);
+    put(directory, 0, 2), put(directory, 0, 4), put(directory, crc, 4), put(directory, 0xffffffff, 4);
+    put(directory, 0xffffffff, 4), put(directory, name.size(), 2), put(directory, 28, 2), put(directory, 0, 2);
+    put(directory, 0, 2), put(directory, 0, 2), put(directory, 0, 4), put(directory, 0xffffffff, 4);
+    directory += name;
+    put(directory, 1, 2), put(directory, 24, 2), put(directory, data.size(), 8), put(directory, data.size(), 8);
+    put(directory, offset, 8);
+  }
+  const uint64_t directory_offset = out.size();
+  out += directory;
+  const uint64_t end64 = out.size();
+  put(out, 0x06064b50, 4), put(out, 44, 8), put(out, 45, 2), put(out, 45, 2), put(out, 0, 4), put(out, 0, 4);
+  put(out, records.size(), 8), put(out, records.size(), 8), put(out, directory.size(), 8), put(out, directory_offset, 8);
+  put(out, 0x07064b50, 4), put(out, 0, 4), put(out, end64, 8), put(out, 1, 4);
+  put(out, 0x06054b50, 4), put(out, 0, 4), put(out, 0xffff, 2), put(out, 0xffff, 2), put(out, 0xffffffff, 4);
+  put(out, 0xffffffff, 4), put(out, 0, 2);
+  return {out.begin(), out.end()};
+}
+
+TEST(SerializationFormat, Zip64Archive) {
+  std::string data(16, '\0');
+  for (int i = 0; i < 4; ++i) {
+    float v = static_cast<float>(i) + 0.5f;
+    std::memcpy(&data[4 * i], &v, 4);
+  }
+  auto bytes = zip64_archive({{"big/data.pkl", tensor_pickle("0", 4, 1, {3}, {1})}, {"big/data/0", data}});
+  auto t = torch_load_from_bytes(bytes.data(), bytes.size(), "zip64.pt").toTensor();
+  EXPECT_TRUE(same(t, torch::tensor({1.5f, 2.5f, 3.5f})));
+}
+
+TEST(SerializationFormat, UntypedStorageOfPyTorch2) {
+  auto bytes = archive(tensor_pickle("0", 6, 2, {2, 2}, {2, 1}, "UntypedStorage"), {{"data/0", "abcdef"}});
+  auto t = torch_load_from_bytes(bytes.data(), bytes.size(), "untyped.pt").toTensor();
+  EXPECT_EQ(t.scalar_type(), torch::kByte);
+  EXPECT_TRUE(same(t, torch::tensor({'c', 'd', 'e', 'f'}, torch::kByte).reshape({2, 2})));
+}
+
+TEST(SerializationFormat, TorchScriptPickles) {  // torch::pickle_save tags types and specialises lists
+  c10::Dict<std::string, at::Tensor> tensors;
+  tensors.insert("w", torch::arange(3));
+  auto d = str_dict();
+  d.insert("tensors", tensors);
+  d.insert("ints", c10::List<int64_t>({1, 2, 3}));
+  d.insert("floats", c10::List<double>({0.5}));
+  auto bytes = torch::pickle_save(d);
+  auto v = torch_load_from_bytes(bytes.data(), bytes.size(), "jit.pt");
+  EXPECT_TRUE(same(at(at(v, "tensors"), "w").toTensor(), torch::arange(3)));
+  EXPECT_EQ(at(v, "ints").toListRef()[2].toInt(), 3);
+  EXPECT_EQ(at(v, "floats").toListRef()[0].toDouble(), 0.5);
 }
 
 TEST(SerializationBadInput, MissingFileNamesPathAndCause) {
