@@ -4,6 +4,7 @@
 #include <lightning/checkpoint/serialization.h>
 #include <lightning/utilities/errors.h>
 
+#include "helpers/errors.h"
 #include "helpers/python.h"
 #include "helpers/temp_dir.h"
 
@@ -31,21 +32,11 @@ using lightning::torch_load_from_bytes;
 using lightning::torch_save;
 using lightning::testing::TempDir;
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using lightning::testing::contains;
 
-// The message of the CheckpointError `f` throws; another outcome fails the test.
 template <typename F>
 std::string checkpoint_error(F&& f) {
-  try {
-    f();
-  } catch (const CheckpointError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "not a CheckpointError: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no exception";
-  return "";
+  return lightning::testing::error_of<CheckpointError>(std::forward<F>(f));
 }
 
 std::vector<std::string> list_folder(const std::string& path) {

@@ -5,6 +5,7 @@
 #include <lightning/plugins/checkpoint_io.h>
 #include <lightning/utilities/errors.h>
 
+#include "helpers/errors.h"
 #include "helpers/temp_dir.h"
 
 #include <torch/torch.h>
@@ -100,15 +101,9 @@ TEST(CheckpointIO, AsyncSavesInOrderWithoutBlocking) {
   EXPECT_EQ(inner->saved(), (std::vector<std::string>{"ckpt0", "ckpt1", "ckpt2", "ckpt3", "ckpt4", "removed ckpt0"}));
 }
 
-// The message of the CheckpointError `f` throws, or "" if it throws nothing.
 template <typename F>
 std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const CheckpointError& e) {
-    return e.what();
-  }
-  return "";
+  return lightning::testing::error_of<CheckpointError>(std::forward<F>(f));
 }
 
 TEST(CheckpointIO, AsyncErrorSurfacesOnNextCall) {
@@ -120,7 +115,7 @@ TEST(CheckpointIO, AsyncErrorSurfacesOnNextCall) {
   // Each failure is reported once, oldest first.
   EXPECT_NE(error_of([&] { io.teardown(); }).find("fail-1"), std::string::npos);
   EXPECT_NE(error_of([&] { io.teardown(); }).find("fail-2"), std::string::npos);
-  EXPECT_EQ(error_of([&] { io.teardown(); }), "");
+  EXPECT_EQ(error_of([&] { io.teardown(); }), "<no exception>");
   io.save_checkpoint(small, "fail-3");
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // it has failed by now
   // The next save reports it, and is not started (as Lightning's AsyncCheckpointIO).
