@@ -126,7 +126,11 @@ int64_t checked_add(int64_t a, int64_t b) {
 class Unpickler {
  public:
   Unpickler(const char* data, size_t size, const StorageLoader& load_storage)
-      : begin_(reinterpret_cast<const uint8_t*>(data)), p_(begin_), end_(begin_ + size), load_storage_(load_storage) {}
+      : begin_(reinterpret_cast<const uint8_t*>(data)),
+        p_(begin_),
+        end_(begin_ + size),
+        load_storage_(load_storage),
+        copy_budget_(size + (size_t{1} << 20)) {}
 
   c10::IValue run() {
     Node* root = nullptr;
@@ -230,6 +234,13 @@ class Unpickler {
     auto it = memo_.find(key);
     if (it == memo_.end()) throw FormatError(fmt::format("pickle memo entry {} missing", key));
     return it->second;
+  }
+
+  // Opcodes that copy elements of existing containers could, through the memo, turn a small
+  // input into quadratic work; ordinary checkpoints copy almost nothing.
+  void charge_copy(size_t n) {
+    if (n > copy_budget_) throw FormatError("pickle data expands far beyond its size");
+    copy_budget_ -= n;
   }
 
   static void append(Node* target, const std::vector<Node*>& items) {
@@ -437,7 +448,10 @@ class Unpickler {
     }
     if (target->kind != Kind::Object) throw FormatError("BUILD on something that is not an object");
     auto add = [&](Node* s) {
-      if (s->kind == Kind::Dict) target->attrs.insert(target->attrs.end(), s->items.begin(), s->items.end());
+      if (s->kind == Kind::Dict) {
+        charge_copy(s->items.size());
+        target->attrs.insert(target->attrs.end(), s->items.begin(), s->items.end());
+      }
       else if (!(s->kind == Kind::Value && s->value.isNone()))
         throw FormatError(fmt::format("cannot restore the state of '{}'", target->name));
     };
@@ -516,6 +530,7 @@ class Unpickler {
         auto n = make(Kind::Dict);
         // OrderedDict([(k, v), ...]); defaultdict(factory) has no items to take.
         if (name == "collections.OrderedDict" && a.size() == 1 && a[0]->kind == Kind::List) {
+          charge_copy(2 * a[0]->items.size());
           for (auto pair : a[0]->items) {
             if ((pair->kind != Kind::Tuple && pair->kind != Kind::List) || pair->items.size() != 2)
               throw FormatError("OrderedDict item is not a pair");
@@ -526,15 +541,11 @@ class Unpickler {
         }
         return n;
       }
-      case Global::Set: {
+      case Global::Set:  // set([items]): the list itself stands for the set
         expect_args(a, 0, 1, name);
-        auto n = make(Kind::List);
-        if (a.size() == 1) {
-          if (a[0]->kind != Kind::List && a[0]->kind != Kind::Tuple) throw FormatError("set of a non-list");
-          n->items = a[0]->items;
-        }
-        return n;
-      }
+        if (a.empty()) return make(Kind::List);
+        if (a[0]->kind != Kind::List) throw FormatError("set of a non-list");
+        return a[0];
       case Global::Bytes:
         expect_args(a, 0, 0, name);
         return value(std::string());
@@ -580,6 +591,8 @@ class Unpickler {
         if (a[1]->kind != Kind::Global || a[1]->global != Global::TensorClass)
           throw FormatError(fmt::format("unsupported tensor subclass '{}'", a[1]->name));
         if (!is_empty_state(a[3])) throw FormatError("tensor with Python attributes is not supported");
+        if (a[0]->kind != Kind::Global || a[0]->global == Global::RebuildFromTypeV2)  // no unbounded recursion
+          throw FormatError(fmt::format("'{}' of an unsupported function", name));
         return tensor_arg(call(a[0], a[2]), name);
       }
       case Global::RestoreTypeTag:
@@ -592,7 +605,10 @@ class Unpickler {
       case Global::Reconstructor: {
         expect_args(a, 3, 3, name);
         auto n = new_object(a[0], make(Kind::Tuple));
-        if (a[2]->kind == Kind::Dict) set_items(n, a[2]->items);
+        if (a[2]->kind == Kind::Dict) {
+          charge_copy(a[2]->items.size());
+          set_items(n, a[2]->items);
+        }
         else if (!(a[2]->kind == Kind::Value && a[2]->value.isNone()))
           throw FormatError(fmt::format("cannot restore the state of '{}'", a[0]->name));
         return n;
@@ -684,6 +700,7 @@ class Unpickler {
   const uint8_t* p_;
   const uint8_t* end_;
   const StorageLoader& load_storage_;
+  size_t copy_budget_;  // elements that may still be copied out of existing containers
   std::deque<Node> arena_;
   std::vector<Node*> stack_;
   std::vector<size_t> marks_;

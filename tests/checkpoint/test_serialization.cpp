@@ -685,8 +685,14 @@ TEST(SerializationBadInput, SizesBeyondTheStorage) {
 TEST(SerializationBadInput, HostilePickles) {
   using namespace std::string_literals;  // the pickles below contain NUL bytes
   std::string deep = "\x80\x02" + std::string(5000, ']') + std::string(4999, 'a') + ".";
+  std::string expanding = "\x80\x02}q\x00("s;  // a dict of 1000 items, then 1000 BUILDs with it
+  for (int i = 0; i < 1000; ++i) expanding += "K\x01K\x02";
+  expanding += "u" + Pickle().global("mod", "Cls").s.substr(2) + ")\x81";
+  for (int i = 0; i < 1000; ++i) expanding += "h"s + '\0' + "b";
+  expanding += ".";
   for (const auto& [pkl, problem] : std::vector<std::pair<std::string, std::string>>{
            {deep, "nested deeper than 1000"},
+           {expanding, "expands far beyond its size"},
            {"\x80\x02]q\x00h\x00" "a."s, "recursive"},
            {"\x80\x02\xff.", "unsupported pickle opcode 0xff"},
            {"\x80\x09N.", "unsupported pickle protocol 9"},
