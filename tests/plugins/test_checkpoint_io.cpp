@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -34,12 +35,16 @@ c10::impl::GenericDict checkpoint(const torch::Tensor& weights, int64_t step) {
 c10::IValue at(const c10::IValue& dict, const char* key) { return dict.toGenericDict().at(key); }
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
-// Records the order of saves, each taking `delay`, and fails the paths it is told to.
+// Records the order of saves, each taking `delay` (after `gate` opens, if given), and fails
+// the paths that contain "fail".
 class RecordingIO : public CheckpointIO {
  public:
-  explicit RecordingIO(std::chrono::milliseconds delay) : delay_(delay) {}
+  explicit RecordingIO(std::chrono::milliseconds delay, std::shared_future<void> gate = {})
+      : delay_(delay), gate_(std::move(gate)) {}
   void save_checkpoint(const c10::IValue& checkpoint, const std::string& path) override {
+    if (gate_.valid()) gate_.wait();
     std::this_thread::sleep_for(delay_);
+    ++attempts;
     if (path.find("fail") != std::string::npos) throw CheckpointError("cannot write checkpoint '" + path + "': boom");
     std::lock_guard<std::mutex> lock(mutex_);
     saved_.push_back(path);
@@ -49,6 +54,7 @@ class RecordingIO : public CheckpointIO {
     std::lock_guard<std::mutex> lock(mutex_);
     saved_.push_back("removed " + path);
   }
+  std::atomic<int> attempts{0};
   std::vector<std::string> saved() {
     std::lock_guard<std::mutex> lock(mutex_);
     return saved_;
@@ -56,6 +62,7 @@ class RecordingIO : public CheckpointIO {
 
  private:
   std::chrono::milliseconds delay_;
+  std::shared_future<void> gate_;
   std::mutex mutex_;
   std::vector<std::string> saved_;
 };
@@ -107,21 +114,31 @@ std::string error_of(F&& f) {
 }
 
 TEST(CheckpointIO, AsyncErrorSurfacesOnNextCall) {
-  auto inner = std::make_shared<RecordingIO>(std::chrono::milliseconds(20));
+  std::promise<void> open;
+  auto inner = std::make_shared<RecordingIO>(std::chrono::milliseconds(0), open.get_future().share());
   AsyncCheckpointIO io(inner);
   auto small = checkpoint(torch::zeros({4}), 0);
   io.save_checkpoint(small, "fail-1");
-  io.save_checkpoint(small, "fail-2");  // queued while the first is still running
+  io.save_checkpoint(small, "fail-2");  // queued: the first waits for the gate
+  open.set_value();
   // Each failure is reported once, oldest first.
   EXPECT_NE(error_of([&] { io.teardown(); }).find("fail-1"), std::string::npos);
   EXPECT_NE(error_of([&] { io.teardown(); }).find("fail-2"), std::string::npos);
   EXPECT_EQ(error_of([&] { io.teardown(); }), "<no exception>");
   io.save_checkpoint(small, "fail-3");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // it has failed by now
-  // The next save reports it, and is not started (as Lightning's AsyncCheckpointIO).
-  EXPECT_NE(error_of([&] { io.save_checkpoint(small, "ok"); }).find("fail-3"), std::string::npos);
+  // A later save reports it (once the worker has failed), and is then not queued itself.
+  std::string reported;
+  size_t queued = 0;
+  for (int i = 0; i < 2000 && reported.find("fail-3") == std::string::npos; ++i) {
+    reported = error_of([&] { io.save_checkpoint(small, "ok"); });
+    if (reported == "<no exception>") {
+      ++queued;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  EXPECT_NE(reported.find("fail-3"), std::string::npos) << reported;
   io.teardown();
-  EXPECT_EQ(inner->saved(), std::vector<std::string>{});
+  EXPECT_EQ(inner->saved(), std::vector<std::string>(queued, "ok"));
 }
 
 TEST(CheckpointIO, AsyncRealFileErrorAndLoadWaits) {
