@@ -649,7 +649,7 @@ class Unpickler {
     if (depth > kMaxDepth) throw FormatError(fmt::format("data nested deeper than {} levels", kMaxDepth));
     switch (n->kind) {
       case Kind::Value: return n->value;
-      case Kind::Global: throw FormatError(fmt::format("unsupported global '{}' in the data", n->name));
+      case Kind::Global: return n->name;  // a class or function as a value (torch.float32 in hparams)
       case Kind::Storage: throw FormatError("a storage outside a tensor is not supported");
       default: break;
     }
