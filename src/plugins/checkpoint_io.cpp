@@ -85,9 +85,20 @@ class Snapshot {
     return v;  // immutable: None, numbers, strings, devices
   }
 
+  /// The copies, to be reused once the snapshot is saved.
+  std::vector<c10::Storage> buffers() const {
+    std::vector<c10::Storage> out;
+    for (const auto& [impl, storage] : copies_)
+      if (storage.device().is_cpu()) out.push_back(storage);
+    return out;
+  }
+
  private:
   at::Tensor copy_tensor(const at::Tensor& t) {
-    if (!t.defined() || t.layout() != c10::kStrided || !t.has_storage()) return t.defined() ? t.clone() : t;
+    if (!t.defined()) return t;
+    if (t.layout() != c10::kStrided || !t.has_storage()) return t.clone();
+    // A view re-created below would drop lazy conjugation/negation: materialise (a new tensor).
+    if (t.is_conj() || t.is_neg()) return t.resolve_conj().resolve_neg();
     const auto& storage = t.storage();
     auto [it, fresh] = copies_.try_emplace(storage.unsafeGetStorageImpl());
     if (fresh) {
@@ -115,15 +126,6 @@ class Snapshot {
 
   SpareBuffers spare_;
   std::unordered_map<const c10::StorageImpl*, c10::Storage> copies_;
-
- public:
-  /// The copies, to be reused once the snapshot is saved.
-  std::vector<c10::Storage> buffers() const {
-    std::vector<c10::Storage> out;
-    for (const auto& [impl, storage] : copies_)
-      if (storage.device().is_cpu()) out.push_back(storage);
-    return out;
-  }
 };
 
 }  // namespace

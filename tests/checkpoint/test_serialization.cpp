@@ -574,6 +574,14 @@ TEST(SerializationFormat, UntypedStorageOfPyTorch2) {
   EXPECT_TRUE(same(t, torch::tensor({'c', 'd', 'e', 'f'}, torch::kByte).reshape({2, 2})));
 }
 
+TEST(SerializationFormat, LazyConjugateAndNegativeViewsAreMaterialised) {
+  auto z = torch::complex(torch::arange(3, torch::kFloat), torch::ones({3}));
+  auto bytes = lightning::torch_save_to_bytes(c10::ivalue::Tuple::create({z.conj(), torch::imag(z.conj())}));
+  auto loaded = torch_load_from_bytes(bytes.data(), bytes.size(), "conj.pt").toTupleRef().elements();
+  EXPECT_TRUE(same(loaded[0].toTensor(), z.conj().resolve_conj()));
+  EXPECT_TRUE(same(loaded[1].toTensor(), -torch::ones({3})));
+}
+
 TEST(SerializationFormat, GlobalsAsValuesLoadAsNames) {  // e.g. hparams {'dtype': torch.float16}
   auto bytes = archive(Pickle().op("}").str("dtype").global("torch", "float16").op("s").done(), {});
   EXPECT_EQ(at(torch_load_from_bytes(bytes.data(), bytes.size(), "g.pt"), "dtype").toStringRef(), "torch.float16");

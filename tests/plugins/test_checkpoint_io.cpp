@@ -86,6 +86,7 @@ TEST(CheckpointIO, AsyncSnapshotIgnoresLaterUpdates) {
   auto view = weights.slice(0, 10, 20);
   auto d = checkpoint(weights, 1);
   d.insert("view", view);
+  d.insert("conj", torch::complex(torch::ones({2}), torch::ones({2})).conj());  // a lazy conjugate view
   io.save_checkpoint(d, dir.file("a.ckpt"));
   weights.fill_(2);  // training goes on right away
   d.insert_or_assign("step", int64_t{2});
@@ -93,6 +94,7 @@ TEST(CheckpointIO, AsyncSnapshotIgnoresLaterUpdates) {
   auto loaded = io.load_checkpoint(dir.file("a.ckpt"));
   EXPECT_EQ(at(loaded, "step").toInt(), 1);
   EXPECT_TRUE(at(loaded, "weights").toTensor().eq(1).all().item<bool>());
+  EXPECT_TRUE(at(loaded, "conj").toTensor().equal(torch::complex(torch::ones({2}), -torch::ones({2}))));
   auto loaded_view = at(loaded, "view").toTensor();
   EXPECT_TRUE(loaded_view.storage().is_alias_of(at(loaded, "weights").toTensor().storage()));  // still a view
   EXPECT_EQ(loaded_view.storage_offset(), 10);
