@@ -237,9 +237,9 @@ loss.backward()
 opt.step()
 print(" ".join(repr(float(v)) for v in torch.cat([p.detach().flatten() for p in model.parameters()])))
 )";
-    std::string output;
-    ASSERT_EQ(run_python(script, dir.file("check.py"), path + " " + optimizer + " " + dir.file("batch.txt"), &output), 0)
-        << output;
+    auto result = run_python(script, dir.file("check.py"), path + " " + optimizer + " " + dir.file("batch.txt"));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    const auto& output = result.output;
     std::istringstream values(output);
     std::vector<torch::Tensor> mine;
     for (const auto& p : model->parameters()) mine.push_back(p.detach().flatten());

@@ -7,13 +7,13 @@
 
 namespace lightning::testing {
 
-/// The message of the exception `f` throws; other exception types are marked, and no exception
-/// gives "<no exception>".
-template <typename F>
+/// The message of the `Error` that `f` throws; other exception types are marked, and no
+/// exception gives "<no exception>".
+template <typename Error = MisconfigurationException, typename F>
 std::string error_of(F&& f) {
   try {
     f();
-  } catch (const MisconfigurationException& e) {
+  } catch (const Error& e) {
     return e.what();
   } catch (const std::exception& e) {
     return std::string("<other exception> ") + e.what();

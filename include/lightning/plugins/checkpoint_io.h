@@ -32,9 +32,12 @@ class TorchCheckpointIO : public CheckpointIO {
 };
 
 /// Saves on a background thread while training goes on. The checkpoint's tensors are copied
-/// before `save_checkpoint` returns, so later updates do not leak into the file. An error of
-/// a background save is rethrown by the next call (save, load, remove or teardown), never lost.
-/// Saves happen in order; `load_checkpoint` and `remove_checkpoint` wait for pending saves.
+/// before `save_checkpoint` returns, so later updates do not leak into the file (views stay
+/// views of one copied storage). An error of a background save is rethrown by the next call
+/// (save, load, remove or teardown), oldest first, never lost; a save that rethrows does not
+/// queue its own checkpoint. Saves happen in order; `load_checkpoint` and `remove_checkpoint`
+/// wait for pending saves. The copy's buffers are reused by the next save until `teardown()`.
+/// The destructor finishes pending saves and reports uncollected errors on stderr.
 class AsyncCheckpointIO : public CheckpointIO {
  public:
   explicit AsyncCheckpointIO(std::shared_ptr<CheckpointIO> checkpoint_io = nullptr);
