@@ -98,6 +98,8 @@ c10::impl::GenericDict everything() {
   d.insert("true", true);
   d.insert("none", c10::IValue());
   d.insert("str", std::string("h\xc3\xa9llo \xe2\x9c\x93"));
+  d.insert("complex", c10::complex<double>(1.5, -2));
+  d.insert("device", c10::Device("cpu"));
   d.insert("tuple", c10::ivalue::Tuple::create({int64_t{1}, std::string("two"), 3.0}));
   auto inner = str_dict();
   inner.insert("b", c10::ivalue::Tuple::create({int64_t{4}}));
@@ -140,6 +142,8 @@ void expect_everything(const c10::IValue& v) {
   EXPECT_EQ(at(v, "true").toBool(), true);
   EXPECT_TRUE(at(v, "none").isNone());
   EXPECT_EQ(at(v, "str").toStringRef(), "h\xc3\xa9llo \xe2\x9c\x93");
+  EXPECT_EQ(at(v, "complex").toComplexDouble(), c10::complex<double>(1.5, -2));
+  EXPECT_EQ(at(v, "device").toStringRef(), "cpu");
   auto tuple = at(v, "tuple").toTupleRef().elements();
   ASSERT_EQ(tuple.size(), 3u);
   EXPECT_EQ(tuple[0].toInt(), 1);
@@ -201,6 +205,7 @@ assert list(d)[:3] == ['int', 'neg', 'big'] and list(d)[-1] == 'param', list(d)
 assert d['int'] == 7 and d['neg'] == -3 and d['big'] == 2**40 and d['minbig'] == -2**62
 assert d['float'] == 1.5 and d['true'] is True and d['none'] is None
 assert d['str'] == 'h\u00e9llo \u2713', d['str']
+assert d['complex'] == complex(1.5, -2) and d['device'] == 'cpu'
 assert d['tuple'] == (1, 'two', 3.0), d['tuple']
 assert d['nested'] == {'a': [1, [2, 3], {'b': (4,)}]}, d['nested']
 assert d['intkeys'] == {1: 'one', 2: 'two'} and list(d['intkeys']) == [1, 2]
