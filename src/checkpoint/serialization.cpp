@@ -204,7 +204,8 @@ c10::IValue torch_load_from_bytes(const void* data, size_t size, const std::stri
 }
 
 c10::IValue torch_load(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO under that name must not hang us (regular files ignore the flag).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw CheckpointError(fmt::format("cannot read checkpoint '{}': {}", path, error_text(errno)));
   struct stat st {};
   std::string problem;

@@ -613,6 +613,9 @@ TEST(SerializationBadInput, MissingFileNamesPathAndCause) {
   EXPECT_TRUE(contains(message, "No such file")) << message;
   message = checkpoint_error([&] { torch_load(dir.path()); });
   EXPECT_TRUE(contains(message, "Is a directory")) << message;
+  ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  message = checkpoint_error([&] { torch_load(dir.file("fifo")); });  // returns instead of waiting for a writer
+  EXPECT_TRUE(contains(message, "not a regular file")) << message;
 }
 
 TEST(SerializationBadInput, EveryTruncationIsAnError) {
