@@ -263,6 +263,7 @@ misc = {
     'bytes': b'\x00\xffab', 'empty_bytes': b'',
     'big': 2**40, 'neg_big': -2**62, 'neg': -5, 'float': -0.125, 'str': 'h\u00e9llo \u2713', 'none': None, 'true': True,
     'long_list': list(range(2000)),
+    'dtype': torch.float16, 'device': torch.device('cuda', 1), 'cpu': torch.device('cpu'), 'complex': 1.5 - 2j,
 }
 ckpt = {
     'epoch': 3, 'global_step': 120, 'pytorch-lightning_version': '2.2.5',
@@ -391,6 +392,10 @@ TEST_F(PythonWritten, EveryValueKind) {
     EXPECT_EQ(at(v, "str").toStringRef(), "h\xc3\xa9llo \xe2\x9c\x93");
     EXPECT_TRUE(at(v, "none").isNone());
     EXPECT_TRUE(at(v, "true").toBool());
+    EXPECT_EQ(at(v, "dtype").toStringRef(), "torch.float16");
+    EXPECT_EQ(at(v, "device").toStringRef(), "cuda:1");
+    EXPECT_EQ(at(v, "cpu").toStringRef(), "cpu");
+    EXPECT_EQ(at(v, "complex").toComplexDouble(), c10::complex<double>(1.5, -2));
     auto long_list = at(v, "long_list").toListRef();
     ASSERT_EQ(long_list.size(), 2000u);
     EXPECT_EQ(long_list[1999].toInt(), 1999);
@@ -494,9 +499,10 @@ struct Pickle {
 };
 
 std::string tensor_pickle(const std::string& key, int64_t numel, int64_t offset, const std::vector<int64_t>& sizes,
-                          const std::vector<int64_t>& strides, const std::string& storage_type = "FloatStorage") {
+                          const std::vector<int64_t>& strides, const std::string& storage_module = "torch",
+                          const std::string& storage_type = "FloatStorage") {
   Pickle p;
-  p.global("torch._utils", "_rebuild_tensor_v2").op("((").str("storage").global("torch", storage_type);
+  p.global("torch._utils", "_rebuild_tensor_v2").op("((").str("storage").global(storage_module, storage_type);
   p.str(key).str("cpu").i(numel).op("tQ").i(offset).ints(sizes).ints(strides).op("\x89");
   return p.global("collections", "OrderedDict").op(")R").op("tR").done();
 }
@@ -573,7 +579,7 @@ TEST(SerializationFormat, Zip64Archive) {
 }
 
 TEST(SerializationFormat, UntypedStorageOfPyTorch2) {
-  auto bytes = archive(tensor_pickle("0", 6, 2, {2, 2}, {2, 1}, "UntypedStorage"), {{"data/0", "abcdef"}});
+  auto bytes = archive(tensor_pickle("0", 6, 2, {2, 2}, {2, 1}, "torch.storage", "UntypedStorage"), {{"data/0", "abcdef"}});
   auto t = torch_load_from_bytes(bytes.data(), bytes.size(), "untyped.pt").toTensor();
   EXPECT_EQ(t.scalar_type(), torch::kByte);
   EXPECT_TRUE(same(t, torch::tensor({'c', 'd', 'e', 'f'}, torch::kByte).reshape({2, 2})));
