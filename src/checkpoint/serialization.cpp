@@ -95,21 +95,11 @@ c10::IValue read_archive(const detail::ByteSource& source, const std::string& na
   }
 }
 
-detail::Pickled pickle_for(const c10::IValue& obj, const std::string& what) {
+// Runs `f` (pickling or the zip writer); its errors become CheckpointError about `what`.
+template <typename F>
+auto writing(const std::string& what, F&& f) {
   try {
-    return detail::pickle(obj);
-  } catch (const c10::Error& e) {
-    throw CheckpointError(fmt::format("cannot write checkpoint {}: {}", what, first_line(e.what_without_backtrace())));
-  } catch (const std::exception& e) {
-    throw CheckpointError(fmt::format("cannot write checkpoint {}: {}", what, e.what()));
-  }
-}
-
-// Runs write_archive; errors of the archive code (not of the sink) become CheckpointError.
-void write_or_throw(const detail::Pickled& pickled, const std::function<void(const void*, size_t)>& sink,
-                    const std::string& what) {
-  try {
-    detail::write_archive(pickled, sink);
+    return f();
   } catch (const c10::Error& e) {
     throw CheckpointError(fmt::format("cannot write checkpoint {}: {}", what, first_line(e.what_without_backtrace())));
   } catch (const std::exception& e) {
@@ -129,7 +119,7 @@ int sync_folder(const std::string& folder) {
 }  // namespace
 
 std::vector<char> torch_save_to_bytes(const c10::IValue& obj) {
-  auto pickled = pickle_for(obj, "to memory");
+  auto pickled = writing("to memory", [&] { return detail::pickle(obj); });
   size_t estimate = pickled.pkl.size() + 4096;
   for (const auto& r : pickled.records) estimate += r.bytes.nbytes() + 256;
   std::vector<char> out;
@@ -139,14 +129,16 @@ std::vector<char> torch_save_to_bytes(const c10::IValue& obj) {
   } catch (const std::bad_alloc&) {
     out_of_memory = true;
   }
-  write_or_throw(pickled, [&](const void* data, size_t n) {
-    if (out_of_memory) return;
-    try {
-      out.insert(out.end(), static_cast<const char*>(data), static_cast<const char*>(data) + n);
-    } catch (const std::bad_alloc&) {
-      out_of_memory = true;
-    }
-  }, "to memory");
+  writing("to memory", [&] {
+    detail::write_archive(pickled, [&](const void* data, size_t n) {
+      if (out_of_memory) return;
+      try {
+        out.insert(out.end(), static_cast<const char*>(data), static_cast<const char*>(data) + n);
+      } catch (const std::bad_alloc&) {
+        out_of_memory = true;
+      }
+    });
+  });
   if (out_of_memory) throw CheckpointError("cannot write checkpoint to memory: out of memory");
   return out;
 }
@@ -159,7 +151,8 @@ void torch_save(const c10::IValue& obj, const std::string& path) {
   const std::string folder = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
   const std::string file = slash == std::string::npos ? path : path.substr(slash + 1);
   if (file.empty() || file == "." || file == "..") throw fail("not a file name");
-  auto pickled = pickle_for(obj, "'" + path + "'");
+  const std::string what = "'" + path + "'";
+  auto pickled = writing(what, [&] { return detail::pickle(obj); });
 
   // Hidden and unique per process and call, so concurrent savers and rotation never see it.
   static std::atomic<uint64_t> counter{0};
@@ -183,7 +176,7 @@ void torch_save(const c10::IValue& obj, const std::string& path) {
     }
   };
   try {
-    write_or_throw(pickled, sink, "'" + path + "'");
+    writing(what, [&] { detail::write_archive(pickled, sink); });
   } catch (...) {
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -204,7 +197,8 @@ c10::IValue torch_load_from_bytes(const void* data, size_t size, const std::stri
 }
 
 c10::IValue torch_load(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO under that name must not hang us (regular files ignore the flag).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw CheckpointError(fmt::format("cannot read checkpoint '{}': {}", path, error_text(errno)));
   struct stat st {};
   std::string problem;

@@ -95,9 +95,10 @@ const std::unordered_map<std::string_view, Global>& known_globals() {
   return table;
 }
 
-// torch.<Name>Storage (also torch.cuda.*): the element type of the storage.
+// torch.<Name>Storage (also torch.cuda.*, and torch.storage.UntypedStorage, the class's
+// own module): the element type of the storage.
 std::optional<c10::ScalarType> storage_dtype(std::string_view module, std::string_view name) {
-  if (module != "torch" && module != "torch.cuda") return std::nullopt;
+  if (module != "torch" && module != "torch.cuda" && module != "torch.storage") return std::nullopt;
   static const std::unordered_map<std::string_view, c10::ScalarType> table = {
       {"DoubleStorage", c10::kDouble},        {"FloatStorage", c10::kFloat},
       {"HalfStorage", c10::kHalf},            {"BFloat16Storage", c10::kBFloat16},

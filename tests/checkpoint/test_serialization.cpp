@@ -98,6 +98,8 @@ c10::impl::GenericDict everything() {
   d.insert("true", true);
   d.insert("none", c10::IValue());
   d.insert("str", std::string("h\xc3\xa9llo \xe2\x9c\x93"));
+  d.insert("complex", c10::complex<double>(1.5, -2));
+  d.insert("device", c10::Device("cpu"));
   d.insert("tuple", c10::ivalue::Tuple::create({int64_t{1}, std::string("two"), 3.0}));
   auto inner = str_dict();
   inner.insert("b", c10::ivalue::Tuple::create({int64_t{4}}));
@@ -140,6 +142,8 @@ void expect_everything(const c10::IValue& v) {
   EXPECT_EQ(at(v, "true").toBool(), true);
   EXPECT_TRUE(at(v, "none").isNone());
   EXPECT_EQ(at(v, "str").toStringRef(), "h\xc3\xa9llo \xe2\x9c\x93");
+  EXPECT_EQ(at(v, "complex").toComplexDouble(), c10::complex<double>(1.5, -2));
+  EXPECT_EQ(at(v, "device").toStringRef(), "cpu");
   auto tuple = at(v, "tuple").toTupleRef().elements();
   ASSERT_EQ(tuple.size(), 3u);
   EXPECT_EQ(tuple[0].toInt(), 1);
@@ -201,6 +205,7 @@ assert list(d)[:3] == ['int', 'neg', 'big'] and list(d)[-1] == 'param', list(d)
 assert d['int'] == 7 and d['neg'] == -3 and d['big'] == 2**40 and d['minbig'] == -2**62
 assert d['float'] == 1.5 and d['true'] is True and d['none'] is None
 assert d['str'] == 'h\u00e9llo \u2713', d['str']
+assert d['complex'] == complex(1.5, -2) and d['device'] == 'cpu'
 assert d['tuple'] == (1, 'two', 3.0), d['tuple']
 assert d['nested'] == {'a': [1, [2, 3], {'b': (4,)}]}, d['nested']
 assert d['intkeys'] == {1: 'one', 2: 'two'} and list(d['intkeys']) == [1, 2]
@@ -258,6 +263,7 @@ misc = {
     'bytes': b'\x00\xffab', 'empty_bytes': b'',
     'big': 2**40, 'neg_big': -2**62, 'neg': -5, 'float': -0.125, 'str': 'h\u00e9llo \u2713', 'none': None, 'true': True,
     'long_list': list(range(2000)),
+    'dtype': torch.float16, 'device': torch.device('cuda', 1), 'cpu': torch.device('cpu'), 'complex': 1.5 - 2j,
 }
 ckpt = {
     'epoch': 3, 'global_step': 120, 'pytorch-lightning_version': '2.2.5',
@@ -386,6 +392,10 @@ TEST_F(PythonWritten, EveryValueKind) {
     EXPECT_EQ(at(v, "str").toStringRef(), "h\xc3\xa9llo \xe2\x9c\x93");
     EXPECT_TRUE(at(v, "none").isNone());
     EXPECT_TRUE(at(v, "true").toBool());
+    EXPECT_EQ(at(v, "dtype").toStringRef(), "torch.float16");
+    EXPECT_EQ(at(v, "device").toStringRef(), "cuda:1");
+    EXPECT_EQ(at(v, "cpu").toStringRef(), "cpu");
+    EXPECT_EQ(at(v, "complex").toComplexDouble(), c10::complex<double>(1.5, -2));
     auto long_list = at(v, "long_list").toListRef();
     ASSERT_EQ(long_list.size(), 2000u);
     EXPECT_EQ(long_list[1999].toInt(), 1999);
@@ -489,9 +499,10 @@ struct Pickle {
 };
 
 std::string tensor_pickle(const std::string& key, int64_t numel, int64_t offset, const std::vector<int64_t>& sizes,
-                          const std::vector<int64_t>& strides, const std::string& storage_type = "FloatStorage") {
+                          const std::vector<int64_t>& strides, const std::string& storage_module = "torch",
+                          const std::string& storage_type = "FloatStorage") {
   Pickle p;
-  p.global("torch._utils", "_rebuild_tensor_v2").op("((").str("storage").global("torch", storage_type);
+  p.global("torch._utils", "_rebuild_tensor_v2").op("((").str("storage").global(storage_module, storage_type);
   p.str(key).str("cpu").i(numel).op("tQ").i(offset).ints(sizes).ints(strides).op("\x89");
   return p.global("collections", "OrderedDict").op(")R").op("tR").done();
 }
@@ -568,7 +579,7 @@ TEST(SerializationFormat, Zip64Archive) {
 }
 
 TEST(SerializationFormat, UntypedStorageOfPyTorch2) {
-  auto bytes = archive(tensor_pickle("0", 6, 2, {2, 2}, {2, 1}, "UntypedStorage"), {{"data/0", "abcdef"}});
+  auto bytes = archive(tensor_pickle("0", 6, 2, {2, 2}, {2, 1}, "torch.storage", "UntypedStorage"), {{"data/0", "abcdef"}});
   auto t = torch_load_from_bytes(bytes.data(), bytes.size(), "untyped.pt").toTensor();
   EXPECT_EQ(t.scalar_type(), torch::kByte);
   EXPECT_TRUE(same(t, torch::tensor({'c', 'd', 'e', 'f'}, torch::kByte).reshape({2, 2})));
@@ -608,6 +619,9 @@ TEST(SerializationBadInput, MissingFileNamesPathAndCause) {
   EXPECT_TRUE(contains(message, "No such file")) << message;
   message = checkpoint_error([&] { torch_load(dir.path()); });
   EXPECT_TRUE(contains(message, "Is a directory")) << message;
+  ASSERT_EQ(::mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  message = checkpoint_error([&] { torch_load(dir.file("fifo")); });  // returns instead of waiting for a writer
+  EXPECT_TRUE(contains(message, "not a regular file")) << message;
 }
 
 TEST(SerializationBadInput, EveryTruncationIsAnError) {
