@@ -335,7 +335,10 @@ std::vector<std::string> ModelCheckpoint::find_last_checkpoints(Trainer&) const 
   std::vector<std::string> found;
   if (!dirpath_) return found;
   for (const auto& name : detail::list_dir(*dirpath_))
-    if (name.find(CHECKPOINT_NAME_LAST) != std::string::npos) found.push_back(*dirpath_ + "/" + name);
+    // Hidden names are the temporary files of interrupted saves.
+    if (name[0] != '.' && name.find(CHECKPOINT_NAME_LAST) != std::string::npos &&
+        name.size() >= 5 && name.compare(name.size() - 5, 5, FILE_EXTENSION) == 0)
+      found.push_back(*dirpath_ + "/" + name);
   return found;
 }
 

@@ -4,6 +4,7 @@
 #include "helpers/errors.h"
 #include "helpers/python.h"
 
+#include <torch/nn/modules/container/functional.h>
 #include <torch/optim/adagrad.h>
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>
@@ -13,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <sstream>
 
 using namespace lightning;
@@ -250,4 +252,77 @@ print(" ".join(repr(float(v)) for v in torch.cat([p.detach().flatten() for p in 
       EXPECT_NEAR(v, expected[i].item<double>(), 1e-6) << optimizer << " parameter " << i;
     EXPECT_EQ(i, expected.numel()) << output;
   }
+}
+
+TEST(Checkpoint, PythonCheckpointsLoadIntoTheSameModel) {
+  if (!python_torch_available()) GTEST_SKIP() << "Debian's python3-torch is not installed";
+  TempDir dir;
+  // Python trains one Adam step, saves a plain state dict and a Lightning-style checkpoint, then
+  // takes a second step and writes the outputs and weights C++ must reproduce.
+  const std::string script = R"(
+import sys, collections, torch
+out = sys.argv[1]
+torch.manual_seed(5)
+class M(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(32, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    def forward(self, x):
+        return self.net(x)
+m = M()
+opt = torch.optim.Adam(m.parameters(), lr=0.01)
+x = (torch.arange(4 * 32, dtype=torch.float32).view(4, 32) % 7) / 7.0
+def step():
+    opt.zero_grad()
+    m(x).pow(2).mean().backward()
+    opt.step()
+step()
+torch.save(m.state_dict(), out + "/state_dict.pt")
+torch.save({"epoch": 3, "global_step": 1, "pytorch-lightning_version": "2.1.0",
+            "state_dict": m.state_dict(), "optimizer_states": [opt.state_dict()], "lr_schedulers": [],
+            "callbacks": {}, "loops": {}, "hparams_name": "kwargs",
+            "hyper_parameters": {"lr": 0.01, "layers": [32, 16, 2]}}, out + "/lightning.ckpt")
+with torch.no_grad():
+    y = m(x)
+step()
+w = torch.cat([p.detach().flatten() for p in m.parameters()])
+open(out + "/expected.txt", "w").write(" ".join(repr(float(v)) for v in torch.cat([y.flatten(), w])))
+)";
+  auto result = run_python(script, dir.file("write.py"), dir.str());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::vector<double> expected;
+  std::ifstream in(dir.file("expected.txt"));
+  for (double v; in >> v;) expected.push_back(v);
+  ASSERT_EQ(expected.size(), 8u + 32 * 16 + 16 + 16 * 2 + 2);
+
+  struct M : LightningModule {
+    torch::nn::Sequential net{nullptr};
+    M() {
+      net = register_module("net", torch::nn::Sequential(torch::nn::Linear(32, 16), torch::nn::Functional(torch::relu),
+                                                         torch::nn::Linear(16, 2)));
+    }
+    torch::Tensor forward(const torch::Tensor& x) override { return net->forward(x); }
+  };
+  auto x = torch::remainder(torch::arange(4 * 32, torch::kFloat32).view({4, 32}), 7) / 7.0;
+  for (const char* file : {"state_dict.pt", "lightning.ckpt"}) {
+    auto model = LightningModule::load_from_checkpoint<M>(dir.file(file));
+    torch::NoGradGuard no_grad;
+    auto y = model->forward(x).flatten();
+    for (int64_t i = 0; i < 8; ++i) EXPECT_NEAR(y[i].item<double>(), expected[static_cast<size_t>(i)], 1e-6) << file;
+  }
+  // The optimizer state continues in C++ where Python left off.
+  auto model = LightningModule::load_from_checkpoint<M>(dir.file("lightning.ckpt"));
+  EXPECT_DOUBLE_EQ(model->hparams()["lr"].toDouble(), 0.01);
+  auto ckpt = torch_load(dir.file("lightning.ckpt")).toGenericDict();
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(0.5));
+  load_optimizer_state_dict(adam, ckpt.at("optimizer_states").toListRef()[0].toGenericDict());
+  EXPECT_DOUBLE_EQ(adam.param_groups()[0].options().get_lr(), 0.01);
+  adam.zero_grad();
+  model->forward(x).pow(2).mean().backward();
+  adam.step();
+  std::vector<torch::Tensor> parts;
+  for (const auto& p : model->parameters()) parts.push_back(p.detach().flatten());
+  auto weights = torch::cat(parts);
+  for (int64_t i = 0; i < weights.numel(); ++i)
+    ASSERT_NEAR(weights[i].item<double>(), expected[static_cast<size_t>(8 + i)], 1e-6) << "parameter " << i;
 }
