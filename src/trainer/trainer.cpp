@@ -5,6 +5,7 @@
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/callbacks/timer.h"
 #include "lightning/loggers/logger.h"
+#include "lightning/loggers/tensorboard.h"
 #include "lightning/logging/logger_connector.h"
 #include "lightning/loops/evaluation_loop.h"
 #include "lightning/loops/fit_loop.h"
@@ -44,9 +45,11 @@ Trainer::Trainer(TrainerOptions options)
   for (size_t i = 0; i < options.logger.loggers.size(); ++i)
     if (!options.logger.loggers[i])
       throw MisconfigurationException(fmt::format("logger[{}] is null; accepted: non-null loggers", i));
-  // `logger=true` selects the default logger (TensorBoard, which lands with the loggers work);
-  // until then it means no logger.
-  if (options_->logger_enabled) loggers_ = options.logger.loggers;
+  // `logger=true` selects Lightning's default: TensorBoardLogger(default_root_dir, "lightning_logs").
+  if (options_->logger_enabled) {
+    loggers_ = options.logger.loggers;
+    if (loggers_.empty()) loggers_.push_back(std::make_shared<loggers::TensorBoardLogger>(options_->default_root_dir));
+  }
   device_ = options_->device;
   if (options.deterministic && options.deterministic->value != "false")
     at::globalContext().setDeterministicAlgorithms(true, options.deterministic->value == "warn");
@@ -241,6 +244,7 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
       model_->optimizers_ = std::move(config.optimizers);
       for (const auto& logger : loggers_) {
         logger->log_hyperparams(model_->hparams());
+        logger->log_graph(*model_);
         logger->save();
       }
       call_hooks(
