@@ -1,6 +1,7 @@
 #include "loggers/writer_thread.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace lightning::detail {
 
