@@ -137,6 +137,7 @@ struct CSVLogger::Impl {
       std::remove(metrics_path.c_str());
     }
     keys.clear();
+    hparams_dirty = true;  // Lightning's save() writes hparams.yaml (`{}` when there are none)
     started = true;
     writer = std::make_unique<detail::WriterThread>([this] { drain(); }, std::chrono::hours(24 * 365));
   }
@@ -315,7 +316,8 @@ void CSVLogger::log_hyperparams(const Hyperparameters& params, const std::map<st
 }
 
 void CSVLogger::save() {
-  if (impl_->writer) impl_->writer->wake();
+  impl_->start();  // as Lightning's save(): `experiment.save()` creates the run's folder
+  impl_->writer->wake();
 }
 
 void CSVLogger::flush() {

@@ -141,6 +141,16 @@ struct SummaryWriter::Impl {
   /// Called with `mutex` held after queueing one event.
   bool queue_full() { return ++pending >= static_cast<size_t>(std::max<int64_t>(options.max_queue, 1)); }
 
+  /// Queues an Event holding one Summary.Value tagged `tag`, filled by `fill`.
+  template <typename Fill>
+  void add_value(const std::string& tag, int64_t step, std::optional<double> walltime, Fill&& fill) {
+    pb::Summary summary;
+    auto* value = summary.add_value();
+    value->set_tag(tag);
+    fill(*value);
+    add_encoded(encode_event(walltime ? *walltime : detail::wall_time_now(), step, std::move(summary)));
+  }
+
   void add_encoded(std::string event) {
     bool full;
     {
@@ -236,20 +246,18 @@ void SummaryWriter::add_histogram(const std::string& tag, const at::Tensor& valu
     auto b = static_cast<int64_t>((p[i] - lo) / width);
     counts[static_cast<size_t>(std::clamp<int64_t>(b, 0, bins - 1))] += 1;
   }
-  pb::Summary summary;
-  auto* value = summary.add_value();
-  value->set_tag(tag);
-  auto* histo = value->mutable_histo();
-  histo->set_min(lo);
-  histo->set_max(hi);
-  histo->set_num(static_cast<double>(n));
-  histo->set_sum(sum);
-  histo->set_sum_squares(sum_sq);
-  for (int64_t b = 0; b < bins; ++b) {
-    histo->add_bucket_limit(b == bins - 1 ? hi : lo + width * static_cast<double>(b + 1));
-    histo->add_bucket(counts[static_cast<size_t>(b)]);
-  }
-  impl_->add_encoded(encode_event(walltime ? *walltime : detail::wall_time_now(), step, std::move(summary)));
+  impl_->add_value(tag, step, walltime, [&](pb::Summary::Value& value) {
+    auto* histo = value.mutable_histo();
+    histo->set_min(lo);
+    histo->set_max(hi);
+    histo->set_num(static_cast<double>(n));
+    histo->set_sum(sum);
+    histo->set_sum_squares(sum_sq);
+    for (int64_t b = 0; b < bins; ++b) {
+      histo->add_bucket_limit(b == bins - 1 ? hi : lo + width * static_cast<double>(b + 1));
+      histo->add_bucket(counts[static_cast<size_t>(b)]);
+    }
+  });
 }
 
 void SummaryWriter::add_image(const std::string& tag, const at::Tensor& image, int64_t step,
@@ -277,30 +285,27 @@ void SummaryWriter::add_image(const std::string& tag, const at::Tensor& image, i
   const int channels = static_cast<int>(hwc.size(2));
   TORCH_CHECK(channels == 1 || channels == 3 || channels == 4, "add_image('", tag, "'): ", channels,
               " channels; accepted: 1 (grayscale), 3 (RGB) or 4 (RGBA)");
-  pb::Summary summary;
-  auto* value = summary.add_value();
-  value->set_tag(tag);
-  auto* img = value->mutable_image();
-  img->set_height(height);
-  img->set_width(width);
-  img->set_colorspace(channels);
-  img->set_encoded_image_string(detail::encode_png(hwc.data_ptr<uint8_t>(), height, width, channels));
-  impl_->add_encoded(encode_event(walltime ? *walltime : detail::wall_time_now(), step, std::move(summary)));
+  std::string png = detail::encode_png(hwc.data_ptr<uint8_t>(), height, width, channels);
+  impl_->add_value(tag, step, walltime, [&](pb::Summary::Value& value) {
+    auto* img = value.mutable_image();
+    img->set_height(height);
+    img->set_width(width);
+    img->set_colorspace(channels);
+    img->set_encoded_image_string(std::move(png));
+  });
 }
 
 void SummaryWriter::add_text(const std::string& tag, const std::string& text, int64_t step,
                              std::optional<double> walltime) {
-  pb::Summary summary;
-  auto* value = summary.add_value();
-  value->set_tag(tag + "/text_summary");
-  auto* plugin = value->mutable_metadata()->mutable_plugin_data();
-  plugin->set_plugin_name("text");
-  plugin->set_content(pb::TextPluginData().SerializeAsString());
-  auto* tensor = value->mutable_tensor();
-  tensor->set_dtype(pb::DT_STRING);
-  tensor->add_string_val(text);
-  tensor->mutable_tensor_shape()->add_dim()->set_size(1);
-  impl_->add_encoded(encode_event(walltime ? *walltime : detail::wall_time_now(), step, std::move(summary)));
+  impl_->add_value(tag + "/text_summary", step, walltime, [&](pb::Summary::Value& value) {
+    auto* plugin = value.mutable_metadata()->mutable_plugin_data();
+    plugin->set_plugin_name("text");
+    plugin->set_content(pb::TextPluginData().SerializeAsString());
+    auto* tensor = value.mutable_tensor();
+    tensor->set_dtype(pb::DT_STRING);
+    tensor->add_string_val(text);
+    tensor->mutable_tensor_shape()->add_dim()->set_size(1);
+  });
 }
 
 void SummaryWriter::add_event_bytes(std::string event) { impl_->add_encoded(std::move(event)); }
@@ -420,6 +425,7 @@ SummaryWriter& TensorBoardLogger::experiment() {
   }
   const std::string dir = *log_dir();
   std::lock_guard lock(mutex_);
+  finalized_ = false;
   if (!experiment_) {
     experiment_ = std::make_unique<SummaryWriter>(
         dir, SummaryWriterOptions{.flush_secs = options_.flush_secs, .max_queue = options_.max_queue});
@@ -459,7 +465,10 @@ void TensorBoardLogger::save() {
     std::lock_guard lock(mutex_);
     writer = experiment_.get();
   }
-  if (!writer) return;  // nothing logged yet: no folder to write into (Lightning checks isdir)
+  if (!writer) {
+    if (finalized_) return;  // Lightning's closed writer does not reopen on flush
+    writer = &experiment();  // as Lightning's save(): `experiment.flush()` creates the run's folder
+  }
   if (!hparams_file_written_) {
     detail::write_hparams_yaml(detail::join_path(writer->log_dir(), "hparams.yaml"), hparams_);
     hparams_file_written_ = true;
@@ -472,6 +481,7 @@ void TensorBoardLogger::finalize(const std::string& status) {
   {
     std::lock_guard lock(mutex_);
     writer = std::move(experiment_);
+    finalized_ = true;
   }
   if (!writer) return;
   if (status == "success" && !hparams_file_written_) {

@@ -243,7 +243,8 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
             config.optimizers.size()));
       model_->optimizers_ = std::move(config.optimizers);
       for (const auto& logger : loggers_) {
-        logger->log_hyperparams(model_->hparams());
+        // Lightning logs hyperparameters only after save_hyperparameters; save() creates the run's folder.
+        if (!model_->hparams().empty()) logger->log_hyperparams(model_->hparams());
         logger->log_graph(*model_);
         logger->save();
       }

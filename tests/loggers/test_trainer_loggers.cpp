@@ -76,6 +76,19 @@ TEST(TrainerLoggers, SecondRunGetsTheNextVersion) {
   }
 }
 
+TEST(TrainerLoggers, NoHyperparametersNoHpMetric) {
+  TempDir tmp;
+  L::Trainer trainer(with_default_logger(tmp.str(), {.max_epochs = 1, .limit_train_batches = 2,
+                                                     .limit_val_batches = 0, .log_every_n_steps = 1}));
+  trainer.fit(std::make_shared<LoggingModel>());  // no save_hyperparameters
+  const std::string dir = tmp.str() + "/lightning_logs/version_0";
+  EXPECT_EQ(read_file(dir + "/hparams.yaml"), "{}\n");
+  auto files = list_dir(dir, "events.out.tfevents.");
+  ASSERT_EQ(files.size(), 1u);
+  for (const auto& e : read_events(dir + "/" + files.front()))
+    for (const auto& v : e.values) EXPECT_TRUE(v.string(1) == "train_loss" || v.string(1) == "epoch") << v.string(1);
+}
+
 TEST(TrainerLoggers, SeveralLoggersGetEveryRow) {
   TempDir tmp;
   auto tb = std::make_shared<TensorBoardLogger>(tmp.str());

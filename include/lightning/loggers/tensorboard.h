@@ -128,6 +128,7 @@ class TensorBoardLogger : public Logger {
   Hyperparameters hparams_;
   bool hparams_file_written_ = false;
   bool graph_warned_ = false;
+  bool finalized_ = false;
 };
 
 }  // namespace lightning::loggers
