@@ -1,9 +1,18 @@
 // Trainer::fit against a hand-written LibTorch loop doing the same work: MLP 32->64->10,
 // batch 32, in-memory data, one intra-op thread, 2000 steps. Prints time per step and the
 // ratio to the hand-written loop, measured in the same run (rounds alternate to share noise).
+// A second table prices the loggers: five scalars logged every step with log_every_n_steps=1,
+// sent to TensorBoard and CSV, against the same model and flags with logger=false. Besides wall
+// time it shows the training thread's CPU time (what the step costs when other programs share
+// the cores) and the whole process's CPU time (the loggers' writer threads included).
 //
 //   ./build/bench/trainer_overhead [steps] [rounds]
 #include <lightning/lightning.h>
+#include <lightning/loggers/loggers.h>
+
+#include <ftw.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/activation.h>
@@ -45,14 +54,23 @@ torch::nn::Sequential make_mlp() {
 struct Mlp : L::LightningModule {
   torch::nn::Sequential net{nullptr};
   bool log_every_step;
+  bool five_scalars = false;
   explicit Mlp(bool log) : log_every_step(log) {
     net = register_module("net", make_mlp());
     example_input_array = torch::zeros({1, 32});
   }
   torch::Tensor forward(const torch::Tensor& x) override { return net->forward(x); }
-  L::StepOutput training_step(const L::Batch& batch, int64_t) override {
+  L::StepOutput training_step(const L::Batch& batch, int64_t batch_idx) override {
     auto loss = torch::nn::functional::cross_entropy(net->forward(batch[0]), batch[1]);
     if (log_every_step) log("train_loss", loss, {.prog_bar = true});
+    if (five_scalars) {
+      auto d = loss.detach();
+      log("loss", d);
+      log("loss_x2", d * 2);
+      log("loss_half", d * 0.5);
+      log("lr", 0.01);
+      log("batch_idx", static_cast<double>(batch_idx));
+    }
     return loss;
   }
   L::OptimizerConfig configure_optimizers() override {
@@ -75,14 +93,66 @@ double hand_written(const torch::Tensor& x, const torch::Tensor& y, int64_t step
   return std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(steps);
 }
 
+/// A scratch folder for the loggers' files, removed at exit.
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
+    char pattern[] = "/tmp/trainer_overhead-XXXXXX";
+    path = ::mkdtemp(pattern);
+  }
+  ~ScratchDir() {
+    ::nftw(path.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return std::remove(p); }, 16,
+           FTW_DEPTH | FTW_PHYS);
+  }
+};
+
+enum class LoggerCase { None, TensorBoardAndCSV };
+
+double cpu_seconds(clockid_t clock) {
+  timespec ts{};
+  ::clock_gettime(clock, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+/// Seconds per step: wall, this thread's CPU, the process's CPU.
+struct StepTimes {
+  double wall, thread_cpu, process_cpu;
+};
+
+StepTimes with_loggers(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, LoggerCase loggers,
+                    const std::string& root) {
+  torch::manual_seed(0);
+  auto model = std::make_shared<Mlp>(false);
+  model->five_scalars = true;
+  L::DataLoader loader(std::make_shared<L::TensorDataset>(std::vector<torch::Tensor>{x, y}), {.batch_size = 32});
+  L::TrainerOptions options{.max_epochs = 1, .limit_val_batches = 0, .num_sanity_val_steps = 0,
+                            .log_every_n_steps = 1, .enable_progress_bar = false, .enable_model_summary = false,
+                            .default_root_dir = root};
+  if (loggers == LoggerCase::None) {
+    options.logger = false;
+  } else {
+    options.logger = std::vector<std::shared_ptr<L::Logger>>{std::make_shared<L::loggers::TensorBoardLogger>(root),
+                                                             std::make_shared<L::loggers::CSVLogger>(root)};
+  }
+  L::Trainer trainer(options);
+  const double thread0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID), process0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
+  auto start = Clock::now();
+  trainer.fit(model, loader);  // includes finalize: the loggers' last writes are waited for
+  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
+  const double n = static_cast<double>(steps);
+  return {wall / n, (cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - thread0) / n,
+          (cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - process0) / n};
+}
+
 double with_trainer(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, bool defaults,
-                    std::ostream& sink) {
+                    std::ostream& sink, const std::string& root) {
   torch::manual_seed(0);
   auto model = std::make_shared<Mlp>(defaults);
   L::DataLoader loader(std::make_shared<L::TensorDataset>(std::vector<torch::Tensor>{x, y}), {.batch_size = 32});
-  L::TrainerOptions options{.max_epochs = 1, .limit_val_batches = 0, .num_sanity_val_steps = 0};
+  L::TrainerOptions options{.max_epochs = 1, .limit_val_batches = 0, .num_sanity_val_steps = 0,
+                            .default_root_dir = root};
   if (defaults) {
-    // What a user has by default, with the bar writing to a file (not a terminal).
+    // What a user has by default (TensorBoard logger included), with the bar writing to a file.
     options.callbacks = {std::make_shared<L::TQDMProgressBar>(1, &sink)};
   } else {
     options.enable_progress_bar = false;
@@ -126,13 +196,19 @@ int main(int argc, char** argv) {
   std::streambuf* stdout_buf = std::cout.rdbuf(sink.rdbuf());
   std::streambuf* stderr_buf = std::cerr.rdbuf(sink.rdbuf());
 
+  ScratchDir scratch;
   hand_written(x, y, steps / 4);  // warm-up (allocator, BLAS)
   std::vector<double> hand, defaults, bare;
+  std::vector<double> none_wall, none_thread, none_process, both_wall, both_thread, both_process;
   double hand_allocs = 0, defaults_allocs = 0, bare_allocs = 0;
   for (int r = 0; r < rounds; ++r) {
     auto mh = measure([&] { return hand_written(x, y, steps); }, steps);
-    auto md = measure([&] { return with_trainer(x, y, steps, true, sink); }, steps);
-    auto mb = measure([&] { return with_trainer(x, y, steps, false, sink); }, steps);
+    auto md = measure([&] { return with_trainer(x, y, steps, true, sink, scratch.path); }, steps);
+    auto mb = measure([&] { return with_trainer(x, y, steps, false, sink, scratch.path); }, steps);
+    auto none = with_loggers(x, y, steps, LoggerCase::None, scratch.path);
+    auto both = with_loggers(x, y, steps, LoggerCase::TensorBoardAndCSV, scratch.path);
+    none_wall.push_back(none.wall), none_thread.push_back(none.thread_cpu), none_process.push_back(none.process_cpu);
+    both_wall.push_back(both.wall), both_thread.push_back(both.thread_cpu), both_process.push_back(both.process_cpu);
     hand.push_back(mh.seconds_per_step);
     defaults.push_back(md.seconds_per_step);
     bare.push_back(mb.seconds_per_step);
@@ -151,5 +227,21 @@ int main(int argc, char** argv) {
                            "Trainer defaults (bar to a file, log every step)", d * 1e3, d / h, defaults_allocs)
             << fmt::format("{:<50} {:>9.4f} {:>7.3f} {:>13.1f}  (target <= 1.02)\n",
                            "Trainer, bar/summary/logging off", b * 1e3, b / h, bare_allocs);
+  // Ratios per round (the two variants run back to back), then their median: slow changes in
+  // the machine's load cancel out.
+  auto paired = [&](const std::vector<double>& both, const std::vector<double>& none) {
+    std::vector<double> r;
+    for (size_t i = 0; i < both.size(); ++i) r.push_back(both[i] / none[i]);
+    return median(r);
+  };
+  std::cout << "\nloggers: 5 scalars logged every step, log_every_n_steps=1, bar/summary off\n"
+            << "(ms/step, and the median over rounds of the per-round ratio to logger=false)\n"
+            << fmt::format("{:<30} {:>16} {:>16} {:>16}\n", "variant", "wall", "train thread CPU", "process CPU")
+            << fmt::format("{:<30} {:>9.4f} {:>6.3f} {:>9.4f} {:>6.3f} {:>9.4f} {:>6.3f}\n", "logger=false",
+                           median(none_wall) * 1e3, 1.0, median(none_thread) * 1e3, 1.0, median(none_process) * 1e3, 1.0)
+            << fmt::format("{:<30} {:>9.4f} {:>6.3f} {:>9.4f} {:>6.3f} {:>9.4f} {:>6.3f}  (target <= 1.03)\n",
+                           "TensorBoardLogger + CSVLogger", median(both_wall) * 1e3, paired(both_wall, none_wall),
+                           median(both_thread) * 1e3, paired(both_thread, none_thread), median(both_process) * 1e3,
+                           paired(both_process, none_process));
   return 0;
 }

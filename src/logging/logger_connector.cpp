@@ -7,26 +7,60 @@
 namespace lightning {
 namespace {
 
-double to_double(const torch::Tensor& t) { return t.item<double>(); }
+// A logger row reads every logged value; for CPU scalars read the number directly rather than
+// through the dispatcher (`item()`), which matters when rows are sent every step.
+double to_double(const torch::Tensor& t) {
+  if (t.device().is_cpu() && t.numel() == 1 && !t.is_conj() && !t.is_neg()) {
+    switch (t.scalar_type()) {
+      case torch::kFloat: return *t.data_ptr<float>();
+      case torch::kDouble: return *t.data_ptr<double>();
+      case torch::kLong: return static_cast<double>(*t.data_ptr<int64_t>());
+      case torch::kInt: return *t.data_ptr<int32_t>();
+      default: break;
+    }
+  }
+  return t.item<double>();
+}
 
 }  // namespace
 
 void LoggerConnector::log_metrics(const std::map<std::string, torch::Tensor>& metrics, std::optional<int64_t> step) {
   if (trainer_.loggers().empty() || metrics.empty()) return;
+  // Rows repeat their keys step after step: move the last row's nodes over instead of
+  // allocating new ones.
   std::map<std::string, double> row;
+  auto put = [&](const std::string& key, double v) {
+    if (auto node = spare_row_.extract(key)) {
+      node.mapped() = v;
+      row.insert(std::move(node));
+    } else {
+      row.insert_or_assign(key, v);
+    }
+  };
   for (const auto& [key, value] : metrics) {
-    logged_metrics_[key] = value;
-    row[key] = to_double(value);
+    if (auto it = logged_metrics_.find(key); it != logged_metrics_.end())
+      it->second = value;
+    else
+      logged_metrics_.emplace(key, value);
+    put(key, to_double(value));
+  }
+  if (!step) {
+    // A logged "step" value is the row's step, as in Lightning.
+    if (auto it = row.find("step"); it != row.end()) {
+      step = static_cast<int64_t>(it->second);
+      row.erase(it);
+    }
   }
   if (!step) {
     // Lightning adds "epoch" to the row only, not to logged_metrics.
-    row.emplace("epoch", static_cast<double>(trainer_.current_epoch()));
+    if (!row.count("epoch")) put("epoch", static_cast<double>(trainer_.current_epoch()));
     step = trainer_.fit_loop().epoch_loop.batches_that_stepped;
   }
   for (const auto& logger : trainer_.loggers()) {
     logger->log_metrics(row, step);
     logger->save();
   }
+  spare_row_ = std::move(row);
 }
 
 bool LoggerConnector::should_update_logs() const {
@@ -45,7 +79,7 @@ void LoggerConnector::update_train_step_metrics() {
   auto& loop = trainer_.fit_loop().epoch_loop;
   if (loop.should_accumulate() && trainer_.lightning_module().automatic_optimization) return;
   if (trainer_.loggers().empty() || loop.results.empty()) return;
-  if (trainer_.fast_dev_run() > 0 || should_update_logs()) log_metrics(loop.results.metrics(true).log);
+  if (trainer_.fast_dev_run() > 0 || should_update_logs()) log_metrics(loop.results.metrics(true, true).log);
 }
 
 void LoggerConnector::merge(const MetricViews& views) {

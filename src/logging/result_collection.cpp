@@ -115,7 +115,7 @@ void ResultCollection::log(std::string_view fx, const std::string& name, const t
   it->second.update(stored, batch_size);
 }
 
-MetricViews ResultCollection::metrics(bool on_step) {
+MetricViews ResultCollection::metrics(bool on_step, bool log_only) {
   MetricViews views;
   for (const auto& key : order_) {
     auto& m = metrics_.at(key);
@@ -125,8 +125,12 @@ MetricViews ResultCollection::metrics(bool on_step) {
     else if (!on_step && m.on_epoch && m.updated_this_epoch)
       value = m.compute();
     if (!value.defined()) continue;
-    if (!m.enable_graph) value = value.detach();
+    if (!m.enable_graph && value.requires_grad()) value = value.detach();
     auto forked = m.forked_name(on_step);
+    if (log_only) {
+      if (m.logger) views.log.insert_or_assign(std::move(forked), std::move(value));
+      continue;
+    }
     if (m.logger) views.log[forked] = value;
     if (training_ || (m.on_epoch && !on_step)) {
       views.callback[m.name] = value;

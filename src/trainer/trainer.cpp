@@ -7,6 +7,7 @@
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/callbacks/timer.h"
 #include "lightning/loggers/logger.h"
+#include "lightning/loggers/tensorboard.h"
 #include "lightning/logging/logger_connector.h"
 #include "lightning/loops/evaluation_loop.h"
 #include "lightning/loops/fit_loop.h"
@@ -67,9 +68,11 @@ Trainer::Trainer(TrainerOptions options)
         throw MisconfigurationException(
             "Trainer was configured with enable_checkpointing=false but found ModelCheckpoint in callbacks; "
             "accepted: enable_checkpointing=true with a ModelCheckpoint callback, or no ModelCheckpoint callback");
-  // `logger=true` selects the default logger (TensorBoard, which lands with the loggers work);
-  // until then it means no logger.
-  if (options_->logger_enabled) loggers_ = options.logger.loggers;
+  // `logger=true` selects Lightning's default: TensorBoardLogger(default_root_dir, "lightning_logs").
+  if (options_->logger_enabled) {
+    loggers_ = options.logger.loggers;
+    if (loggers_.empty()) loggers_.push_back(std::make_shared<loggers::TensorBoardLogger>(options_->default_root_dir));
+  }
   device_ = options_->device;
   if (options.deterministic && options.deterministic->value != "false")
     at::globalContext().setDeterministicAlgorithms(true, options.deterministic->value == "warn");
@@ -288,7 +291,9 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
             config.optimizers.size()));
       model_->optimizers_ = std::move(config.optimizers);
       for (const auto& logger : loggers_) {
-        logger->log_hyperparams(model_->hparams());
+        // Lightning logs hyperparameters only after save_hyperparameters; save() creates the run's folder.
+        if (!model_->hparams().empty()) logger->log_hyperparams(model_->hparams());
+        logger->log_graph(*model_);
         logger->save();
       }
       call_hooks(

@@ -6,8 +6,27 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
+
+namespace torch::nn {
+class Module;
+}
 
 namespace lightning {
+
+/// A logger's `version`: an int (the run's folder is `version_N`) or a string (the folder's
+/// own name). Unset in a logger's options means "the next free `version_N`".
+struct LoggerVersion {
+  LoggerVersion(int number) : value(static_cast<int64_t>(number)) {}
+  LoggerVersion(int64_t number) : value(number) {}
+  LoggerVersion(const char* name) : value(std::string(name)) {}
+  LoggerVersion(std::string name) : value(std::move(name)) {}
+  std::variant<int64_t, std::string> value;
+  /// "3" for an int, the string itself otherwise.
+  std::string str() const;
+  /// "version_3" for an int, the string itself otherwise.
+  std::string folder() const;
+};
 
 /// Base class of all loggers. The Trainer sends it a row of scalars every
 /// `log_every_n_steps` and at epoch ends, `save()` after each row and `finalize` at the end.
@@ -23,8 +42,11 @@ class Logger {
   virtual std::optional<std::string> log_dir() const { return std::nullopt; }
   virtual std::optional<std::string> save_dir() const { return std::nullopt; }
   virtual void log_metrics(const std::map<std::string, double>& metrics, std::optional<int64_t> step) = 0;
+  /// Empty `metrics` means "none given" (Lightning's `metrics=None`).
   virtual void log_hyperparams(const Hyperparameters& params,
                                const std::map<std::string, double>& metrics = {}) {}
+  /// The model's computational graph; a no-op unless a logger supports it.
+  virtual void log_graph(torch::nn::Module& model) {}
   virtual void save() {}
   /// `status` is "success", "failed" or "interrupted"... as Lightning passes it.
   virtual void finalize(const std::string& status) {}

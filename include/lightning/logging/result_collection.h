@@ -64,7 +64,8 @@ class ResultCollection {
   void log(std::string_view fx, const std::string& name, const torch::Tensor& value, bool on_step,
            bool on_epoch, const LogOptions& options, double batch_size);
   /// Step values (on_step=true) or epoch values of everything logged.
-  MetricViews metrics(bool on_step);
+  /// `log_only`: fill only `log` (a logger row needs nothing else).
+  MetricViews metrics(bool on_step, bool log_only = false);
   /// Forgets the values of the current batch.
   void on_batch_start();
   /// Forgets everything (start of an epoch).

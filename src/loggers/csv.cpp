@@ -1,0 +1,336 @@
+#include "lightning/loggers/csv.h"
+
+#include "lightning/utilities/errors.h"
+#include "loggers/logger_files.h"
+#include "loggers/writer_thread.h"
+
+#include <sys/stat.h>
+
+#include <c10/util/Exception.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <vector>
+
+namespace lightning::loggers {
+namespace {
+
+constexpr const char* kWho = "CSVLogger";
+
+struct Row {
+  std::vector<std::pair<std::string, double>> metrics;  // sorted by key (from a std::map)
+  int64_t step;
+};
+
+/// Python's repr of a float, appended to `out` ("0.5", "1.0", "1e-05", "nan", "inf").
+void append_python_float(fmt::memory_buffer& out, double v) {
+  if (std::isnan(v)) return out.append(std::string_view("nan"));
+  if (std::isinf(v)) return out.append(std::string_view(v > 0 ? "inf" : "-inf"));
+  const size_t start = out.size();
+  fmt::format_to(std::back_inserter(out), "{}", v);
+  for (size_t i = start; i < out.size(); ++i)
+    if (out[i] == '.' || out[i] == 'e') return;
+  out.append(std::string_view(".0"));
+}
+
+/// Python's csv module quotes a field holding the delimiter, a quote or a line break.
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+/// Splits one CSV line (fields may be quoted; quoted line breaks are not expected in our files).
+std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        out.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        out.back() += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else if (c != '\r') {
+      out.back() += c;
+    }
+  }
+  return out;
+}
+
+std::string join_csv(const std::vector<std::string>& fields) {
+  std::string line;
+  for (size_t i = 0; i < fields.size(); ++i) line += (i ? "," : "") + csv_field(fields[i]);
+  return line + "\r\n";  // Python's csv writer ends rows with \r\n
+}
+
+bool is_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+}  // namespace
+
+struct CSVLogger::Impl {
+  std::string save_dir;
+  CSVLoggerOptions options;
+  mutable std::mutex version_mutex;
+  mutable std::optional<LoggerVersion> version;
+
+  // Filled on the caller's thread, written by the writer thread.
+  std::mutex mutex;
+  std::vector<Row> pending;
+  Hyperparameters hparams;
+  bool hparams_dirty = false;
+  int64_t rows_logged = 0;
+  bool started = false;  // the run folder exists and an old metrics.csv was removed
+
+  // Owned by the writer thread.
+  std::vector<std::string> keys;  // the file's header, sorted
+  std::string metrics_path, hparams_path;
+
+  std::unique_ptr<detail::WriterThread> writer;
+
+  std::string root() const { return detail::join_path(save_dir, options.name); }
+
+  std::string version_str() const {
+    std::lock_guard lock(version_mutex);
+    if (!version) version = LoggerVersion(detail::reserve_next_version(root(), kWho));
+    return version->str();
+  }
+
+  std::string log_dir() const {
+    version_str();
+    return detail::join_path(root(), version->folder());
+  }
+
+  /// Lightning's `experiment`: creates the run folder; a metrics.csv left there is removed.
+  void start() {
+    if (started) return;
+    const std::string dir = log_dir();
+    detail::make_dirs(dir, kWho);
+    metrics_path = detail::join_path(dir, "metrics.csv");
+    hparams_path = detail::join_path(dir, "hparams.yaml");
+    if (is_file(metrics_path)) {
+      std::cerr << fmt::format(
+                       "Experiment logs directory {} exists and is not empty. Previous log files in this directory "
+                       "will be deleted when the new ones are saved!",
+                       dir)
+                << std::endl;
+      std::remove(metrics_path.c_str());
+    }
+    keys.clear();
+    hparams_dirty = true;  // Lightning's save() writes hparams.yaml (`{}` when there are none)
+    started = true;
+    writer = std::make_unique<detail::WriterThread>([this] { drain(); }, std::chrono::hours(24 * 365));
+  }
+
+  void append_value(fmt::memory_buffer& out, const std::string& key, double v) const {
+    // `epoch` is an int in Lightning's rows; metrics are Python floats.
+    if (key == "epoch" && std::isfinite(v) && v == std::floor(v))
+      fmt::format_to(std::back_inserter(out), "{}", static_cast<int64_t>(v));
+    else
+      append_python_float(out, v);
+  }
+
+  void rewrite_with_header(const std::vector<std::string>& new_keys) {
+    std::ifstream in(metrics_path, std::ios::binary);
+    std::string line;
+    std::vector<std::string> old_keys;
+    std::string out = join_csv(new_keys);
+    bool header = true;
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (header) {
+        old_keys = split_csv_line(line);
+        header = false;
+        continue;
+      }
+      auto fields = split_csv_line(line);
+      std::map<std::string, std::string> row;
+      for (size_t i = 0; i < old_keys.size() && i < fields.size(); ++i) row[old_keys[i]] = fields[i];
+      std::vector<std::string> values;
+      for (const auto& k : new_keys) values.push_back(row.count(k) ? row[k] : "");
+      out += join_csv(values);
+    }
+    in.close();
+    write_file(metrics_path, out, "w");
+  }
+
+  void write_file(const std::string& path, const std::string& text, const char* mode) {
+    // A rewrite goes through a temporary file and a rename, so a reader never sees half a file.
+    const bool replace = std::strcmp(mode, "w") == 0;
+    const std::string target = replace ? path + ".tmp" : path;
+    std::FILE* f = std::fopen(target.c_str(), replace ? "wb" : "ab");
+    if (!f) throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}': {}", path, std::strerror(errno)));
+    const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    const bool closed = std::fclose(f) == 0;
+    if (!ok || !closed) throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}'", path));
+    if (replace && std::rename(target.c_str(), path.c_str()) != 0)
+      throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}': {}", path, std::strerror(errno)));
+  }
+
+  std::vector<Row> spare_rows;  // owned by the writer thread; keeps the queue's capacity
+  std::FILE* file = nullptr;    // metrics.csv, open for appending between drains
+
+  void close_file() {
+    if (file) std::fclose(file);
+    file = nullptr;
+  }
+
+  void drain() {
+    std::vector<Row>& rows = spare_rows;
+    rows.clear();
+    std::optional<Hyperparameters> params;
+    {
+      std::lock_guard lock(mutex);
+      rows.swap(pending);
+      if (hparams_dirty) params = hparams;
+      hparams_dirty = false;
+    }
+    if (params) detail::write_hparams_yaml(hparams_path, *params);
+    if (rows.empty()) {
+      if (file && std::fflush(file) != 0)
+        throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}': {}", metrics_path, std::strerror(errno)));
+      return;
+    }
+    // Lightning's _record_new_keys: the header is every key seen so far, sorted.
+    std::vector<std::string> new_keys;
+    for (const auto& r : rows)
+      for (const auto& [k, _] : r.metrics)
+        if (!std::binary_search(keys.begin(), keys.end(), k) &&
+            std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end())
+          new_keys.push_back(k);
+    if (keys.empty() && std::find(new_keys.begin(), new_keys.end(), "step") == new_keys.end())
+      new_keys.push_back("step");
+    const bool exists = file != nullptr || is_file(metrics_path);
+    fmt::memory_buffer out;
+    if (!new_keys.empty()) {
+      new_keys.insert(new_keys.end(), keys.begin(), keys.end());
+      std::sort(new_keys.begin(), new_keys.end());
+      close_file();
+      if (exists) rewrite_with_header(new_keys);
+      keys = std::move(new_keys);
+      if (!exists) {
+        const std::string header = join_csv(keys);
+        out.append(std::string_view(header));
+      }
+    }
+    if (!file) {
+      file = std::fopen(metrics_path.c_str(), "ab");
+      if (!file)
+        throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}': {}", metrics_path, std::strerror(errno)));
+    }
+    for (const auto& r : rows) {
+      // Both sorted: walk the columns and the row's metrics together.
+      size_t j = 0;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (i) out.push_back(',');
+        const std::string& k = keys[i];
+        while (j < r.metrics.size() && r.metrics[j].first < k) ++j;
+        if (k == "step") {
+          fmt::format_to(std::back_inserter(out), "{}", r.step);
+        } else if (j < r.metrics.size() && r.metrics[j].first == k) {
+          append_value(out, k, r.metrics[j].second);
+        }
+      }
+      out.append(std::string_view("\r\n"));  // Python's csv writer ends rows with \r\n
+      if (out.size() >= (1u << 16)) {
+        if (std::fwrite(out.data(), 1, out.size(), file) != out.size())
+          throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}'", metrics_path));
+        out.clear();
+      }
+    }
+    if (std::fwrite(out.data(), 1, out.size(), file) != out.size() || std::fflush(file) != 0)
+      throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}': {}", metrics_path, std::strerror(errno)));
+  }
+};
+
+CSVLogger::CSVLogger(std::string save_dir, CSVLoggerOptions options) : impl_(std::make_unique<Impl>()) {
+  TORCH_CHECK(options.flush_logs_every_n_steps >= 1, "CSVLogger: flush_logs_every_n_steps must be >= 1, got ",
+              options.flush_logs_every_n_steps);
+  impl_->save_dir = std::move(save_dir);
+  impl_->version = options.version;
+  impl_->options = std::move(options);
+}
+
+CSVLogger::~CSVLogger() {
+  if (impl_->writer) {
+    try {
+      impl_->writer->stop();
+    } catch (const std::exception& e) {
+      std::cerr << e.what() << std::endl;
+    }
+  }
+  impl_->close_file();
+}
+
+std::string CSVLogger::name() const { return impl_->options.name; }
+std::string CSVLogger::version() const { return impl_->version_str(); }
+std::optional<std::string> CSVLogger::root_dir() const { return impl_->root(); }
+std::optional<std::string> CSVLogger::log_dir() const { return impl_->log_dir(); }
+std::optional<std::string> CSVLogger::save_dir() const { return impl_->save_dir; }
+std::string CSVLogger::metrics_file_path() const { return detail::join_path(impl_->log_dir(), "metrics.csv"); }
+
+void CSVLogger::log_metrics(const std::map<std::string, double>& metrics, std::optional<int64_t> step) {
+  impl_->start();
+  int64_t s;
+  {
+    std::lock_guard lock(impl_->mutex);
+    s = step.value_or(impl_->rows_logged);
+    Row& row = impl_->pending.emplace_back();
+    row.step = s;
+    row.metrics.reserve(metrics.size());
+    const std::string& prefix = impl_->options.prefix;
+    for (const auto& [k, v] : metrics) {
+      if (prefix.empty() && k == "step") continue;  // Lightning: metrics["step"] = step
+      row.metrics.emplace_back(prefix.empty() ? k : prefix + "-" + k, v);
+    }
+    ++impl_->rows_logged;
+  }
+  if ((s + 1) % impl_->options.flush_logs_every_n_steps == 0) save();
+}
+
+void CSVLogger::log_hyperparams(const Hyperparameters& params, const std::map<std::string, double>&) {
+  impl_->start();
+  std::lock_guard lock(impl_->mutex);
+  for (const auto& [k, v] : params) impl_->hparams.set(k, v);
+  impl_->hparams_dirty = true;
+}
+
+void CSVLogger::save() {
+  impl_->start();  // as Lightning's save(): `experiment.save()` creates the run's folder
+  impl_->writer->wake();
+}
+
+void CSVLogger::flush() {
+  if (impl_->writer) impl_->writer->sync();
+}
+
+void CSVLogger::finalize(const std::string&) {
+  if (!impl_->writer) return;  // nothing was logged: Lightning writes nothing either
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->hparams_dirty = true;  // Lightning's save() writes hparams.yaml every time
+  }
+  impl_->writer->sync();
+}
+
+}  // namespace lightning::loggers

@@ -1,0 +1,174 @@
+// The Trainer's side of the loggers: the default TensorBoard logger and its files, several
+// loggers at once, v_num in the progress bar, fast_dev_run, an unwritable save_dir.
+#include <gtest/gtest.h>
+
+#include <lightning/loggers/loggers.h>
+
+#include "helpers/boring_model.h"
+#include "loggers/event_file_reader.h"
+
+#include <sstream>
+
+namespace L = lightning;
+using namespace lightning;
+using namespace lightning::testing;
+using L::loggers::CSVLogger;
+using L::loggers::TensorBoardLogger;
+
+namespace {
+
+/// Logs a loss every step and remembers how many training steps ran.
+struct LoggingModel : BoringModel {
+  int steps = 0;
+  bool on_epoch = false;
+  StepOutput training_step(const Batch& batch, int64_t i) override {
+    ++steps;
+    auto loss = step(batch[0]);
+    log("train_loss", loss, {.prog_bar = true, .on_step = true, .on_epoch = on_epoch});
+    return loss;
+  }
+};
+
+L::TrainerOptions with_default_logger(const std::string& root, L::TrainerOptions o) {
+  o.default_root_dir = root;
+  o.enable_progress_bar = o.enable_progress_bar.value_or(false);
+  o.enable_model_summary = false;
+  return o;  // logger left at its default (true)
+}
+
+}  // namespace
+
+TEST(TrainerLoggers, DefaultLoggerIsTensorBoardUnderDefaultRootDir) {
+  TempDir tmp;
+  auto model = std::make_shared<LoggingModel>();
+  model->save_hyperparameters({{"lr", 0.1}});
+  L::Trainer trainer(with_default_logger(
+      tmp.str(), {.max_epochs = 1, .limit_train_batches = 4, .limit_val_batches = 0, .log_every_n_steps = 2}));
+  ASSERT_EQ(trainer.loggers().size(), 1u);
+  auto tb = std::dynamic_pointer_cast<TensorBoardLogger>(trainer.logger());
+  ASSERT_TRUE(tb);
+  EXPECT_EQ(tb->name(), "lightning_logs");
+  trainer.fit(model);
+  const std::string dir = tmp.str() + "/lightning_logs/version_0";
+  EXPECT_EQ(trainer.log_dir(), dir);
+  EXPECT_EQ(read_file(dir + "/hparams.yaml"), "lr: 0.1\n");
+  auto files = list_dir(dir, "events.out.tfevents.");
+  ASSERT_EQ(files.size(), 1u);
+  auto events = read_events(dir + "/" + files.front());
+  std::vector<std::pair<std::string, int64_t>> tags;
+  for (const auto& e : events)
+    for (const auto& v : e.values)
+      if (v.has(2)) tags.emplace_back(v.string(1), e.step);
+  // hp_metric, then rows at steps 1 and 3 (log_every_n_steps=2) with Lightning's "epoch" key.
+  std::vector<std::pair<std::string, int64_t>> expected = {
+      {"hp_metric", 0}, {"epoch", 1}, {"train_loss", 1}, {"epoch", 3}, {"train_loss", 3}};
+  EXPECT_EQ(tags, expected);
+}
+
+TEST(TrainerLoggers, SecondRunGetsTheNextVersion) {
+  TempDir tmp;
+  for (int run = 0; run < 2; ++run) {
+    L::Trainer trainer(with_default_logger(tmp.str(), {.max_epochs = 1, .limit_train_batches = 1,
+                                                       .limit_val_batches = 0}));
+    trainer.fit(std::make_shared<LoggingModel>());
+    EXPECT_EQ(trainer.log_dir(), tmp.str() + "/lightning_logs/version_" + std::to_string(run));
+    EXPECT_EQ(trainer.logger()->version(), std::to_string(run));
+  }
+}
+
+TEST(TrainerLoggers, NoHyperparametersNoHpMetric) {
+  TempDir tmp;
+  L::Trainer trainer(with_default_logger(tmp.str(), {.max_epochs = 1, .limit_train_batches = 2,
+                                                     .limit_val_batches = 0, .log_every_n_steps = 1}));
+  trainer.fit(std::make_shared<LoggingModel>());  // no save_hyperparameters
+  const std::string dir = tmp.str() + "/lightning_logs/version_0";
+  EXPECT_EQ(read_file(dir + "/hparams.yaml"), "{}\n");
+  auto files = list_dir(dir, "events.out.tfevents.");
+  ASSERT_EQ(files.size(), 1u);
+  for (const auto& e : read_events(dir + "/" + files.front()))
+    for (const auto& v : e.values) EXPECT_TRUE(v.string(1) == "train_loss" || v.string(1) == "epoch") << v.string(1);
+}
+
+TEST(TrainerLoggers, SeveralLoggersGetEveryRow) {
+  TempDir tmp;
+  auto tb = std::make_shared<TensorBoardLogger>(tmp.str());
+  auto csv = std::make_shared<CSVLogger>(tmp.str());
+  L::Trainer trainer(quiet({.logger = std::vector<std::shared_ptr<L::Logger>>{tb, csv},
+                            .max_epochs = 2,
+                            .limit_train_batches = 3,
+                            .limit_val_batches = 0,
+                            .log_every_n_steps = 1}));
+  auto model = std::make_shared<LoggingModel>();
+  model->on_epoch = true;
+  trainer.fit(model);
+  EXPECT_EQ(trainer.log_dir(), *tb->log_dir());
+  EXPECT_EQ(tb->version(), "0");
+  EXPECT_EQ(csv->version(), "1");  // the TensorBoard logger reserved version_0 first, as in Lightning
+  EXPECT_EQ(read_file(tmp.str() + "/lightning_logs/version_1/hparams.yaml"), "{}\n");
+  const std::string csv_text = read_file(csv->metrics_file_path());
+  std::istringstream lines(csv_text);
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(line);
+  ASSERT_EQ(rows.size(), 1u + 6u + 2u) << csv_text;  // header, 6 step rows, 2 epoch rows
+  EXPECT_EQ(rows[0], "epoch,step,train_loss_epoch,train_loss_step\r");
+  EXPECT_EQ(rows[4].substr(0, 4), "0,2,");  // the epoch row of epoch 0 at its last step
+  auto files = list_dir(*tb->log_dir(), "events.out.tfevents.");
+  ASSERT_EQ(files.size(), 1u);
+  int train_loss = 0;
+  for (const auto& e : read_events(*tb->log_dir() + "/" + files.front()))
+    for (const auto& v : e.values) train_loss += v.string(1) == "train_loss_step";
+  EXPECT_EQ(train_loss, 6);
+}
+
+TEST(TrainerLoggers, VersionShowsInTheProgressBar) {
+  TempDir tmp;
+  std::ostringstream bar;
+  L::Trainer trainer(with_default_logger(
+      tmp.str(), {.callbacks = {std::make_shared<L::TQDMProgressBar>(1, &bar)},
+                  .max_epochs = 1,
+                  .limit_train_batches = 2,
+                  .limit_val_batches = 0,
+                  .enable_progress_bar = true}));
+  trainer.fit(std::make_shared<LoggingModel>());
+  EXPECT_NE(bar.str().find("v_num=0"), std::string::npos) << bar.str();
+}
+
+TEST(TrainerLoggers, FastDevRunWritesNoLoggerFiles) {
+  TempDir tmp;
+  auto model = std::make_shared<LoggingModel>();
+  L::Trainer trainer(with_default_logger(tmp.str(), {.fast_dev_run = true}));
+  EXPECT_TRUE(trainer.loggers().empty());
+  trainer.fit(model);
+  EXPECT_EQ(model->steps, 1);
+  EXPECT_TRUE(list_dir(tmp.str()).empty());
+}
+
+TEST(TrainerLoggers, UnwritableSaveDirFailsBeforeTraining) {
+  TempDir tmp;
+  { std::ofstream(tmp.file("a_file")) << "x"; }
+  const std::string root = tmp.file("a_file") + "/runs";
+  auto model = std::make_shared<LoggingModel>();
+  L::Trainer trainer(with_default_logger(root, {.max_epochs = 1, .limit_train_batches = 2}));
+  try {
+    trainer.fit(model);
+    FAIL() << "expected MisconfigurationException";
+  } catch (const L::MisconfigurationException& e) {
+    EXPECT_NE(std::string(e.what()).find(tmp.file("a_file")), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(model->steps, 0);
+}
+
+TEST(TrainerLoggers, LoggedStepValueIsTheRowStep) {
+  TempDir tmp;
+  struct StepLogger : BoringModel {
+    StepOutput training_step(const Batch& batch, int64_t i) override {
+      log("step", static_cast<double>(100 + i));
+      return step(batch[0]);
+    }
+  };
+  auto csv = std::make_shared<CSVLogger>(tmp.str());
+  L::Trainer trainer(quiet({.logger = csv, .max_epochs = 1, .limit_train_batches = 2, .limit_val_batches = 0,
+                            .log_every_n_steps = 1}));
+  trainer.fit(std::make_shared<StepLogger>());
+  EXPECT_EQ(read_file(csv->metrics_file_path()), "step\r\n100\r\n101\r\n");
+}
