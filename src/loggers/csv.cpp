@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <c10/util/Exception.h>
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -30,12 +31,17 @@ struct Row {
   int64_t step;
 };
 
+void append_int(fmt::memory_buffer& out, int64_t v) {
+  const fmt::format_int text(v);
+  out.append(text.data(), text.data() + text.size());
+}
+
 /// Python's repr of a float, appended to `out` ("0.5", "1.0", "1e-05", "nan", "inf").
 void append_python_float(fmt::memory_buffer& out, double v) {
   if (std::isnan(v)) return out.append(std::string_view("nan"));
   if (std::isinf(v)) return out.append(std::string_view(v > 0 ? "inf" : "-inf"));
   const size_t start = out.size();
-  fmt::format_to(std::back_inserter(out), "{}", v);
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE("{}"), v);  // compiled: no format parsing per value
   for (size_t i = start; i < out.size(); ++i)
     if (out[i] == '.' || out[i] == 'e') return;
   out.append(std::string_view(".0"));
@@ -145,7 +151,7 @@ struct CSVLogger::Impl {
   void append_value(fmt::memory_buffer& out, const std::string& key, double v) const {
     // `epoch` is an int in Lightning's rows; metrics are Python floats.
     if (key == "epoch" && std::isfinite(v) && v == std::floor(v))
-      fmt::format_to(std::back_inserter(out), "{}", static_cast<int64_t>(v));
+      append_int(out, static_cast<int64_t>(v));
     else
       append_python_float(out, v);
   }
@@ -246,7 +252,7 @@ struct CSVLogger::Impl {
         const std::string& k = keys[i];
         while (j < r.metrics.size() && r.metrics[j].first < k) ++j;
         if (k == "step") {
-          fmt::format_to(std::back_inserter(out), "{}", r.step);
+          append_int(out, r.step);
         } else if (j < r.metrics.size() && r.metrics[j].first == k) {
           append_value(out, k, r.metrics[j].second);
         }

@@ -277,7 +277,7 @@ void SummaryWriter::add_image(const std::string& tag, const at::Tensor& image, i
   hwc = hwc.detach().to(at::kCPU);
   if (hwc.scalar_type() != at::kByte) {
     if (at::isFloatingType(hwc.scalar_type()))
-      hwc = hwc.to(at::kFloat).mul(255.0).round();
+      hwc = hwc.to(at::kFloat).mul(255.0);  // then clamped and truncated, as torch does
     hwc = hwc.clamp(0, 255).to(at::kByte);
   }
   hwc = hwc.contiguous();
