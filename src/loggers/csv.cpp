@@ -6,7 +6,6 @@
 
 #include <sys/stat.h>
 
-#include <c10/util/Exception.h>
 #include <fmt/compile.h>
 #include <fmt/format.h>
 
@@ -270,8 +269,9 @@ struct CSVLogger::Impl {
 };
 
 CSVLogger::CSVLogger(std::string save_dir, CSVLoggerOptions options) : impl_(std::make_unique<Impl>()) {
-  TORCH_CHECK(options.flush_logs_every_n_steps >= 1, "CSVLogger: flush_logs_every_n_steps must be >= 1, got ",
-              options.flush_logs_every_n_steps);
+  if (options.flush_logs_every_n_steps < 1)
+    throw MisconfigurationException(fmt::format(
+        "CSVLogger: flush_logs_every_n_steps={} is invalid; accepted: an int >= 1", options.flush_logs_every_n_steps));
   impl_->save_dir = std::move(save_dir);
   impl_->version = options.version;
   impl_->options = std::move(options);

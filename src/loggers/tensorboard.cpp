@@ -392,8 +392,12 @@ std::vector<std::string> hparams_events(const std::vector<std::pair<std::string,
 
 TensorBoardLogger::TensorBoardLogger(std::string save_dir, TensorBoardLoggerOptions options)
     : save_dir_(std::move(save_dir)), options_(std::move(options)) {
-  TORCH_CHECK(options_.max_queue >= 1, "TensorBoardLogger: max_queue must be >= 1, got ", options_.max_queue);
-  TORCH_CHECK(options_.flush_secs > 0, "TensorBoardLogger: flush_secs must be > 0, got ", options_.flush_secs);
+  if (options_.max_queue < 1)
+    throw MisconfigurationException(
+        fmt::format("TensorBoardLogger: max_queue={} is invalid; accepted: an int >= 1", options_.max_queue));
+  if (!(options_.flush_secs > 0))
+    throw MisconfigurationException(
+        fmt::format("TensorBoardLogger: flush_secs={} is invalid; accepted: a number of seconds > 0", options_.flush_secs));
   version_ = options_.version;
 }
 
