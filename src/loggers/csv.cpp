@@ -6,7 +6,7 @@
 
 #include <sys/stat.h>
 
-#include <c10/util/Exception.h>
+#include <fmt/compile.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -25,17 +25,30 @@ namespace {
 
 constexpr const char* kWho = "CSVLogger";
 
-struct Row {
-  std::vector<std::pair<std::string, double>> metrics;  // sorted by key (from a std::map)
-  int64_t step;
+/// Queued rows: every row's cells in one vector, so that a row costs no allocation once the
+/// vectors have grown (they are swapped with the writer thread's and keep their capacity).
+struct Rows {
+  struct Row {
+    size_t begin, end;  // cells of this row, sorted by key (they come from a std::map)
+    int64_t step;
+  };
+  std::vector<std::pair<std::string, double>> cells;
+  std::vector<Row> rows;
+  void clear() { cells.clear(), rows.clear(); }
+  void swap(Rows& other) { cells.swap(other.cells), rows.swap(other.rows); }
 };
+
+void append_int(fmt::memory_buffer& out, int64_t v) {
+  const fmt::format_int text(v);
+  out.append(text.data(), text.data() + text.size());
+}
 
 /// Python's repr of a float, appended to `out` ("0.5", "1.0", "1e-05", "nan", "inf").
 void append_python_float(fmt::memory_buffer& out, double v) {
   if (std::isnan(v)) return out.append(std::string_view("nan"));
   if (std::isinf(v)) return out.append(std::string_view(v > 0 ? "inf" : "-inf"));
   const size_t start = out.size();
-  fmt::format_to(std::back_inserter(out), "{}", v);
+  fmt::format_to(std::back_inserter(out), FMT_COMPILE("{}"), v);  // compiled: no format parsing per value
   for (size_t i = start; i < out.size(); ++i)
     if (out[i] == '.' || out[i] == 'e') return;
   out.append(std::string_view(".0"));
@@ -96,7 +109,7 @@ struct CSVLogger::Impl {
 
   // Filled on the caller's thread, written by the writer thread.
   std::mutex mutex;
-  std::vector<Row> pending;
+  Rows pending;
   Hyperparameters hparams;
   bool hparams_dirty = false;
   int64_t rows_logged = 0;
@@ -145,7 +158,7 @@ struct CSVLogger::Impl {
   void append_value(fmt::memory_buffer& out, const std::string& key, double v) const {
     // `epoch` is an int in Lightning's rows; metrics are Python floats.
     if (key == "epoch" && std::isfinite(v) && v == std::floor(v))
-      fmt::format_to(std::back_inserter(out), "{}", static_cast<int64_t>(v));
+      append_int(out, static_cast<int64_t>(v));
     else
       append_python_float(out, v);
   }
@@ -187,7 +200,7 @@ struct CSVLogger::Impl {
       throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}': {}", path, std::strerror(errno)));
   }
 
-  std::vector<Row> spare_rows;  // owned by the writer thread; keeps the queue's capacity
+  Rows spare_rows;              // owned by the writer thread; keeps the queue's capacity
   std::FILE* file = nullptr;    // metrics.csv, open for appending between drains
 
   void close_file() {
@@ -196,16 +209,18 @@ struct CSVLogger::Impl {
   }
 
   void drain() {
-    std::vector<Row>& rows = spare_rows;
-    rows.clear();
+    Rows& queued = spare_rows;
+    queued.clear();
     std::optional<Hyperparameters> params;
     {
       std::lock_guard lock(mutex);
-      rows.swap(pending);
+      queued.swap(pending);
       if (hparams_dirty) params = hparams;
       hparams_dirty = false;
     }
     if (params) detail::write_hparams_yaml(hparams_path, *params);
+    const auto& rows = queued.rows;
+    const auto& cells = queued.cells;
     if (rows.empty()) {
       if (file && std::fflush(file) != 0)
         throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}': {}", metrics_path, std::strerror(errno)));
@@ -213,11 +228,10 @@ struct CSVLogger::Impl {
     }
     // Lightning's _record_new_keys: the header is every key seen so far, sorted.
     std::vector<std::string> new_keys;
-    for (const auto& r : rows)
-      for (const auto& [k, _] : r.metrics)
-        if (!std::binary_search(keys.begin(), keys.end(), k) &&
-            std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end())
-          new_keys.push_back(k);
+    for (const auto& [k, _] : cells)
+      if (!std::binary_search(keys.begin(), keys.end(), k) &&
+          std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end())
+        new_keys.push_back(k);
     if (keys.empty() && std::find(new_keys.begin(), new_keys.end(), "step") == new_keys.end())
       new_keys.push_back("step");
     const bool exists = file != nullptr || is_file(metrics_path);
@@ -240,15 +254,15 @@ struct CSVLogger::Impl {
     }
     for (const auto& r : rows) {
       // Both sorted: walk the columns and the row's metrics together.
-      size_t j = 0;
+      size_t j = r.begin;
       for (size_t i = 0; i < keys.size(); ++i) {
         if (i) out.push_back(',');
         const std::string& k = keys[i];
-        while (j < r.metrics.size() && r.metrics[j].first < k) ++j;
+        while (j < r.end && cells[j].first < k) ++j;
         if (k == "step") {
-          fmt::format_to(std::back_inserter(out), "{}", r.step);
-        } else if (j < r.metrics.size() && r.metrics[j].first == k) {
-          append_value(out, k, r.metrics[j].second);
+          append_int(out, r.step);
+        } else if (j < r.end && cells[j].first == k) {
+          append_value(out, k, cells[j].second);
         }
       }
       out.append(std::string_view("\r\n"));  // Python's csv writer ends rows with \r\n
@@ -264,8 +278,9 @@ struct CSVLogger::Impl {
 };
 
 CSVLogger::CSVLogger(std::string save_dir, CSVLoggerOptions options) : impl_(std::make_unique<Impl>()) {
-  TORCH_CHECK(options.flush_logs_every_n_steps >= 1, "CSVLogger: flush_logs_every_n_steps must be >= 1, got ",
-              options.flush_logs_every_n_steps);
+  if (options.flush_logs_every_n_steps < 1)
+    throw MisconfigurationException(fmt::format(
+        "CSVLogger: flush_logs_every_n_steps={} is invalid; accepted: an int >= 1", options.flush_logs_every_n_steps));
   impl_->save_dir = std::move(save_dir);
   impl_->version = options.version;
   impl_->options = std::move(options);
@@ -295,14 +310,14 @@ void CSVLogger::log_metrics(const std::map<std::string, double>& metrics, std::o
   {
     std::lock_guard lock(impl_->mutex);
     s = step.value_or(impl_->rows_logged);
-    Row& row = impl_->pending.emplace_back();
-    row.step = s;
-    row.metrics.reserve(metrics.size());
+    auto& cells = impl_->pending.cells;
+    const size_t begin = cells.size();
     const std::string& prefix = impl_->options.prefix;
     for (const auto& [k, v] : metrics) {
       if (prefix.empty() && k == "step") continue;  // Lightning: metrics["step"] = step
-      row.metrics.emplace_back(prefix.empty() ? k : prefix + "-" + k, v);
+      cells.emplace_back(prefix.empty() ? k : prefix + "-" + k, v);
     }
+    impl_->pending.rows.push_back({begin, cells.size(), s});
     ++impl_->rows_logged;
   }
   if ((s + 1) % impl_->options.flush_logs_every_n_steps == 0) save();

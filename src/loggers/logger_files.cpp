@@ -89,13 +89,6 @@ int64_t reserve_next_version(const std::string& root, const std::string& who) {
   }
 }
 
-std::map<std::string, double> add_prefix(const std::map<std::string, double>& metrics, const std::string& prefix) {
-  if (prefix.empty()) return metrics;
-  std::map<std::string, double> out;
-  for (const auto& [k, v] : metrics) out.emplace(prefix + "-" + k, v);
-  return out;
-}
-
 std::string python_float(double v) {
   if (std::isnan(v)) return "nan";
   if (std::isinf(v)) return v > 0 ? "inf" : "-inf";

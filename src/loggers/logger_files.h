@@ -18,9 +18,6 @@ void make_dirs(const std::string& path, const std::string& who);
 /// two runs starting at once get different versions.
 int64_t reserve_next_version(const std::string& root, const std::string& who);
 
-/// Lightning's `_add_prefix`: "prefix-key" for every key when prefix is not empty.
-std::map<std::string, double> add_prefix(const std::map<std::string, double>& metrics, const std::string& prefix);
-
 /// Python's `repr` of a float ("0.5", "1.0", "1e-05", "nan", "inf", "-inf").
 std::string python_float(double v);
 /// Python's `str` of the value as Lightning would see it (lists "[1, 2]", strings in lists quoted).

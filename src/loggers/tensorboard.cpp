@@ -277,7 +277,7 @@ void SummaryWriter::add_image(const std::string& tag, const at::Tensor& image, i
   hwc = hwc.detach().to(at::kCPU);
   if (hwc.scalar_type() != at::kByte) {
     if (at::isFloatingType(hwc.scalar_type()))
-      hwc = hwc.to(at::kFloat).mul(255.0).round();
+      hwc = hwc.to(at::kFloat).mul(255.0);  // then clamped and truncated, as torch does
     hwc = hwc.clamp(0, 255).to(at::kByte);
   }
   hwc = hwc.contiguous();
@@ -392,8 +392,12 @@ std::vector<std::string> hparams_events(const std::vector<std::pair<std::string,
 
 TensorBoardLogger::TensorBoardLogger(std::string save_dir, TensorBoardLoggerOptions options)
     : save_dir_(std::move(save_dir)), options_(std::move(options)) {
-  TORCH_CHECK(options_.max_queue >= 1, "TensorBoardLogger: max_queue must be >= 1, got ", options_.max_queue);
-  TORCH_CHECK(options_.flush_secs > 0, "TensorBoardLogger: flush_secs must be > 0, got ", options_.flush_secs);
+  if (options_.max_queue < 1)
+    throw MisconfigurationException(
+        fmt::format("TensorBoardLogger: max_queue={} is invalid; accepted: an int >= 1", options_.max_queue));
+  if (!(options_.flush_secs > 0))
+    throw MisconfigurationException(
+        fmt::format("TensorBoardLogger: flush_secs={} is invalid; accepted: a number of seconds > 0", options_.flush_secs));
   version_ = options_.version;
 }
 

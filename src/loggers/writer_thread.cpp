@@ -1,5 +1,8 @@
 #include "loggers/writer_thread.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -72,6 +75,10 @@ void WriterThread::stop() {
 
 void WriterThread::loop() {
   using Clock = std::chrono::steady_clock;
+#ifdef __linux__
+  // Background work: when cores are scarce, the training thread goes first (Linux nice is per thread).
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+#endif
   std::unique_lock lock(mutex_);
   while (true) {
     if (stopping_) return;

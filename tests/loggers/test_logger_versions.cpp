@@ -4,6 +4,7 @@
 
 #include <lightning/loggers/csv.h>
 #include <lightning/loggers/tensorboard.h>
+#include <lightning/utilities/errors.h>
 
 #include "helpers/temp_dir.h"
 #include "loggers/event_file_reader.h"
@@ -48,6 +49,13 @@ TEST(LoggerVersions, GivenIntOrStringAndEmptyName) {
   EXPECT_EQ(*b.root_dir(), tmp.str());
   EXPECT_EQ(*b.log_dir(), tmp.str() + "/final");
   EXPECT_EQ(b.name(), "");
+}
+
+TEST(LoggerOptions, InvalidValuesAreClearErrors) {
+  TempDir tmp;
+  EXPECT_THROW(TensorBoardLogger(tmp.str(), TensorBoardLoggerOptions{.max_queue = 0}), L::MisconfigurationException);
+  EXPECT_THROW(TensorBoardLogger(tmp.str(), TensorBoardLoggerOptions{.flush_secs = 0}), L::MisconfigurationException);
+  EXPECT_THROW(CSVLogger(tmp.str(), CSVLoggerOptions{.flush_logs_every_n_steps = 0}), L::MisconfigurationException);
 }
 
 TEST(LoggerVersions, ConcurrentThreadsGetDistinctVersions) {

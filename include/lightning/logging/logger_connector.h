@@ -45,7 +45,6 @@ class LoggerConnector {
   Trainer& trainer_;
   bool epoch_end_reached_ = false;
   std::map<std::string, torch::Tensor> callback_metrics_, logged_metrics_, progress_bar_metrics_;
-  std::map<std::string, double> spare_row_;  // the last row's nodes, reused while keys repeat
 };
 
 }  // namespace lightning
