@@ -1,6 +1,9 @@
 // A small GAN with manual optimization: two optimizers, each with its own LR scheduler,
 // toggle_optimizer/untoggle_optimizer, manual_backward and a hand-made gradient clip.
-// The generator learns to turn noise into points of a ring of radius 2.
+// The generator is trained to imitate points on a ring of radius 2 (a toy: it prints the
+// radius it reaches).
+//
+//   ./build/examples/gan [epochs]
 #include <lightning/lightning.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/activation.h>

@@ -181,3 +181,13 @@ TEST(Precision, SixteenMixedTrainsWithHalfAutocast_CUDA) {
   auto state = trainer.dump_checkpoint().at("native_amp_scaling_state").toGenericDict();
   EXPECT_EQ(state.at("_growth_tracker").toInt(), 4);
 }
+
+TEST(Precision, Bf16MixedAutocastsOnGpu_CUDA) {
+  auto model = std::make_shared<DtypeProbe>();
+  Trainer trainer(quiet({.accelerator = "gpu", .precision = "bf16-mixed", .max_epochs = 1, .limit_train_batches = 2,
+                         .limit_val_batches = 0}));
+  trainer.fit(model);
+  EXPECT_EQ(model->output_dtypes[0], torch::kBFloat16);
+  EXPECT_EQ(model->param_dtypes[0], torch::kFloat32);
+  EXPECT_FALSE(compat::autocast_enabled(/*cuda=*/true));
+}

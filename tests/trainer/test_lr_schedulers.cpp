@@ -3,6 +3,7 @@
 // exact resume and the LearningRateMonitor's names.
 #include "helpers/boring_model.h"
 #include "helpers/errors.h"
+#include "helpers/python.h"
 
 #include <torch/optim/adam.h>
 
@@ -227,4 +228,36 @@ TEST(LRSchedulers, LearningRateMonitorNamesSchedulersAndFollowsTheirInterval) {
   // A step-interval scheduler is logged at batch starts only, not at the epoch start.
   EXPECT_EQ(steps, (std::vector<int64_t>{0, 1, 2, 3}));
   EXPECT_EQ(values, (std::vector<double>{0.1, 0.05, 0.025, 0.0125}));
+}
+
+TEST(LRSchedulers, PythonContinuesTheScheduleFromOurCheckpoint) {
+  if (!python_torch_available()) GTEST_SKIP() << "python3-torch is not installed";
+  TempDir dir;
+  auto model = scheduled([](auto opt) {
+    return OptimizerConfig{opt, std::make_shared<optim::CosineAnnealingLR>(opt, 10, 0.01)};
+  });
+  Trainer trainer(quiet({.max_epochs = 3, .limit_train_batches = 2, .limit_val_batches = 0}));
+  trainer.fit(model);
+  trainer.save_checkpoint(dir.file("cosine.ckpt"));
+  auto& scheduler = *model->lr_schedulers().front();
+  scheduler.step();
+  scheduler.step();
+  // torch's own CosineAnnealingLR, given our optimizer and scheduler states, takes the same two steps.
+  const std::string script = R"PY(
+import sys, torch
+ckpt = torch.load(sys.argv[1])
+p = torch.nn.Parameter(torch.zeros(2, 32))
+b = torch.nn.Parameter(torch.zeros(2))
+opt = torch.optim.SGD([p, b], lr=0.1)
+sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 10, 0.01)
+opt.load_state_dict(ckpt['optimizer_states'][0])
+sched.load_state_dict(ckpt['lr_schedulers'][0])
+for _ in range(2):
+    opt.step()
+    sched.step()
+print(repr(opt.param_groups[0]['lr']))
+)PY";
+  std::string output;
+  ASSERT_EQ(run_python(script, dir.file("continue.py"), dir.file("cosine.ckpt"), &output), 0) << output;
+  EXPECT_DOUBLE_EQ(std::stod(output), scheduler.get_last_lr().front()) << output;
 }
