@@ -5,6 +5,8 @@
 #include "trainer/resolved_options.h"
 
 #include <torch/cuda.h>
+#include <torch/types.h>
+#include <torch/version.h>
 
 #include <fmt/format.h>
 
@@ -89,6 +91,19 @@ void require(bool ok, const std::string& message) {
   if (!ok) throw MisconfigurationException(message);
 }
 
+/// LibTorch 1.13 has no float16 addmm on the CPU; later versions do. Asked once, of LibTorch itself.
+bool cpu_half_matmul_available() {
+  static const bool available = [] {
+    try {
+      torch::mm(torch::ones({1, 1}, torch::kHalf), torch::ones({1, 1}, torch::kHalf));
+      return true;
+    } catch (const c10::Error&) {
+      return false;
+    }
+  }();
+  return available;
+}
+
 }  // namespace
 
 ResolvedOptions resolve(const TrainerOptions& o) {
@@ -141,6 +156,12 @@ ResolvedOptions resolve(const TrainerOptions& o) {
                                         "available in this build yet)",
                                         o.num_nodes));
   r.precision = plugins::resolve_precision(o.precision.value);
+  if (r.precision == "16-true" && r.accelerator == "cpu")
+    require(cpu_half_matmul_available(),
+            fmt::format("`Trainer(accelerator='cpu', precision='{}')` is not supported by this LibTorch {}: its CPU "
+                        "kernels have no float16 matrix multiply; accepted on the CPU: 'bf16-true', 'bf16-mixed', "
+                        "'32-true', '64-true'",
+                        o.precision.value, TORCH_VERSION));
   require(!(r.precision == "16-mixed" && r.accelerator == "cpu"),
           fmt::format("`Trainer(accelerator='cpu', precision='{}')` is not supported: 16-bit mixed precision needs "
                       "CUDA; accepted on the CPU: 'bf16-mixed', 'bf16-true', '32-true', '64-true'",

@@ -91,6 +91,10 @@ Trainer::Trainer(TrainerOptions options)
                                            : (deterministic && *deterministic != "false" ? std::optional(false)
                                                                                          : std::nullopt);
   if (benchmark) at::globalContext().setBenchmarkCuDNN(*benchmark);
+  if (deterministic && *deterministic != "false" && options.benchmark.value_or(false))
+    std::cerr << "You passed `deterministic=True` and `benchmark=True`. Note that PyTorch ignores "
+                 "torch.backends.cudnn.deterministic=True when torch.backends.cudnn.benchmark=True."
+              << std::endl;
   logger_connector_ = std::make_unique<LoggerConnector>(*this);
   fit_loop_ = std::make_unique<FitLoop>(*this);
   validate_loop_ = std::make_unique<EvaluationLoop>(*this, RunningStage::Validating);
