@@ -201,7 +201,7 @@ TEST(Optimization, GradNormUtilityNamesAndValues) {
 TEST(Optimization, TrackGradNormLogsLightningOneNames) {
   auto logger = std::make_shared<RecordingLogger>();
   Trainer trainer(quiet({.logger = logger, .max_epochs = 1, .limit_train_batches = 2, .limit_val_batches = 0,
-                         .log_every_n_steps = 1, .track_grad_norm = "inf"}));
+                         .track_grad_norm = "inf", .log_every_n_steps = 1}));
   silenced([&] { trainer.fit(std::make_shared<BoringModel>()); });
   auto metrics = trainer.logged_metrics();
   for (const char* key : {"grad_inf_norm/layer.weight_step", "grad_inf_norm/layer.bias_step",

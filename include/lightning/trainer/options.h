@@ -128,6 +128,8 @@ struct TrainerOptions {
   std::optional<BatchLimit> limit_test_batches;
   std::optional<BatchLimit> limit_predict_batches;
   BatchLimit overfit_batches = 0.0;
+  /// Lightning 1.x's flag (2.x: the `grad_norm` utility from a hook), where 1.x declares it.
+  TrackGradNorm track_grad_norm = -1;
   /// Float: fraction of the training epoch; int: every N training batches.
   std::optional<BatchLimit> val_check_interval;
   /// Unset (std::nullopt) means: validate every `val_check_interval` batches across epochs.
@@ -140,8 +142,6 @@ struct TrainerOptions {
   AccumulateGradBatches accumulate_grad_batches = 1;
   std::optional<double> gradient_clip_val;
   std::optional<std::string> gradient_clip_algorithm;
-  /// Lightning 1.x's flag (2.x: the `grad_norm` utility from a hook); placed by its 1.x neighbours.
-  TrackGradNorm track_grad_norm = -1;
   std::optional<Deterministic> deterministic;
   std::optional<bool> benchmark;
   bool inference_mode = true;
