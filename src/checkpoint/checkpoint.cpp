@@ -10,6 +10,7 @@
 #include "lightning/loops/fit_loop.h"
 #include "lightning/loops/prediction_loop.h"
 #include "lightning/plugins/checkpoint_io.h"
+#include "lightning/precision/precision.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "lightning/version.h"
@@ -156,7 +157,10 @@ Dict Trainer::dump_checkpoint(bool weights_only) {
     auto optimizer_states = new_list();
     for (const auto& optimizer : model.optimizers()) optimizer_states.push_back(optimizer_state_dict(*optimizer));
     checkpoint.insert("optimizer_states", optimizer_states);
-    checkpoint.insert("lr_schedulers", new_list());
+    auto scheduler_states = new_list();
+    for (const auto& config : model.lr_scheduler_configs_) scheduler_states.push_back(config.scheduler->state_dict());
+    checkpoint.insert("lr_schedulers", scheduler_states);
+    if (auto key = precision_->state_key(); !key.empty()) checkpoint.insert(key, precision_->state_dict());
     checkpoint.insert("rng_states", rng_states());
   }
   if (datamodule_) {
@@ -313,6 +317,19 @@ void Trainer::restore_training_state(const Dict& checkpoint, const std::string& 
       throw MisconfigurationException(fmt::format("checkpoint '{}': {}", path, e.what()));
     }
   }
+  // As Lightning: the states in config order, as many as both sides have.
+  if (auto it = checkpoint.find("lr_schedulers"); it != checkpoint.end() && it->value().isList()) {
+    const auto scheduler_states = it->value().toListRef();
+    const auto& configs = model_->lr_scheduler_configs_;
+    for (size_t i = 0; i < std::min(scheduler_states.size(), configs.size()); ++i) {
+      if (!scheduler_states[i].isGenericDict())
+        throw CheckpointError(fmt::format("checkpoint '{}': lr_schedulers[{}] is not a dict", path, i));
+      configs[i].scheduler->load_state_dict(scheduler_states[i].toGenericDict());
+    }
+  }
+  if (auto key = precision_->state_key(); !key.empty())
+    if (auto it = checkpoint.find(key); it != checkpoint.end() && it->value().isGenericDict())
+      precision_->load_state_dict(it->value().toGenericDict());
   if (auto it = checkpoint.find("rng_states"); it != checkpoint.end() && it->value().isGenericDict())
     load_rng_states(it->value().toGenericDict());
 }

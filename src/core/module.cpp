@@ -2,8 +2,11 @@
 
 #include "lightning/callbacks/callback.h"
 #include "lightning/logging/result_collection.h"
+#include "lightning/loops/fit_loop.h"
+#include "lightning/precision/precision.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
+#include "trainer/resolved_options.h"
 
 #include <torch/nn/utils/clip_grad.h>
 
@@ -42,9 +45,42 @@ OptimizerConfig LightningModule::configure_optimizers() {
       "`OptimizerConfig configure_optimizers()` and return e.g. std::make_shared<torch::optim::Adam>(parameters())");
 }
 
-void LightningModule::optimizer_step(int64_t, int64_t, torch::optim::Optimizer& optimizer,
+void LightningModule::optimizer_step(int64_t, int64_t, LightningOptimizer& optimizer,
                                      const std::function<torch::Tensor()>& closure) {
   optimizer.step(closure);
+}
+
+void LightningModule::toggle_optimizer(const LightningOptimizer& optimizer) {
+  // Lightning's order: freeze every optimizer's parameters remembering their flags, then give
+  // `optimizer`'s parameters their own flags back.
+  param_requires_grad_state_.clear();
+  auto remembered = [&](const torch::Tensor& p) {
+    for (const auto& [param, flag] : param_requires_grad_state_)
+      if (param.is_same(p)) return true;
+    return false;
+  };
+  for (const auto& opt : optimizers_)
+    for (auto& group : opt->param_groups())
+      for (auto& p : group.params())
+        if (!remembered(p)) {
+          param_requires_grad_state_.emplace_back(p, p.requires_grad());
+          p.set_requires_grad(false);
+        }
+  for (auto& group : optimizer->param_groups())
+    for (auto& p : group.params())
+      for (const auto& [param, flag] : param_requires_grad_state_)
+        if (param.is_same(p)) p.set_requires_grad(flag);
+}
+
+void LightningModule::untoggle_optimizer(const LightningOptimizer& optimizer) {
+  for (const auto& opt : optimizers_) {
+    if (opt.get() == optimizer.get()) continue;
+    for (auto& group : opt->param_groups())
+      for (auto& p : group.params())
+        for (const auto& [param, flag] : param_requires_grad_state_)
+          if (param.is_same(p)) p.set_requires_grad(flag);
+  }
+  param_requires_grad_state_.clear();
 }
 
 namespace {
@@ -60,6 +96,19 @@ void LightningModule::optimizer_zero_grad(int64_t, int64_t, torch::optim::Optimi
   for (auto& group : optimizer.param_groups()) set_grads_to_none(group.params());
 }
 
+void LightningModule::lr_scheduler_step(optim::LRScheduler& scheduler, std::optional<double> metric) {
+  if (metric)
+    scheduler.step(*metric);
+  else
+    scheduler.step();
+}
+
+std::vector<std::shared_ptr<optim::LRScheduler>> LightningModule::lr_schedulers() const {
+  std::vector<std::shared_ptr<optim::LRScheduler>> out;
+  for (const auto& c : lr_scheduler_configs_) out.push_back(c.scheduler);
+  return out;
+}
+
 void LightningModule::on_validation_model_zero_grad() { set_grads_to_none(parameters()); }
 
 void LightningModule::configure_gradient_clipping(torch::optim::Optimizer& optimizer,
@@ -70,22 +119,35 @@ void LightningModule::configure_gradient_clipping(torch::optim::Optimizer& optim
 
 void LightningModule::clip_gradients(torch::optim::Optimizer& optimizer, std::optional<double> gradient_clip_val,
                                      std::optional<std::string> gradient_clip_algorithm) {
-  const double value = gradient_clip_val.value_or(0.0);
+  // As Lightning: unset arguments fall back to the Trainer's flags, which they must not contradict.
+  const auto* flags = trainer_ ? &trainer_->options() : nullptr;
+  const auto flag_val = flags ? flags->gradient_clip_val : std::nullopt;
+  if (gradient_clip_val && flag_val && *flag_val != *gradient_clip_val)
+    throw MisconfigurationException(fmt::format(
+        "You have set `Trainer(gradient_clip_val={})` and have passed `clip_gradients(gradient_clip_val={})`; "
+        "accepted: only one of them",
+        *flag_val, *gradient_clip_val));
+  const double value = gradient_clip_val.value_or(flag_val.value_or(0.0));
   if (value < 0)
     throw MisconfigurationException(
         fmt::format("clip_gradients: gradient_clip_val={} is invalid; accepted: a number >= 0", value));
+  const std::string algorithm = gradient_clip_algorithm.value_or(flags ? flags->gradient_clip_algorithm : "norm");
+  if (algorithm != "norm" && algorithm != "value")
+    throw MisconfigurationException(fmt::format(
+        "clip_gradients: `gradient_clip_algorithm` {} is invalid. Allowed algorithms: 'norm', 'value'", algorithm));
+  if (flags && flag_val && gradient_clip_algorithm && algorithm != flags->gradient_clip_algorithm)
+    throw MisconfigurationException(fmt::format(
+        "You have set `Trainer(gradient_clip_algorithm='{}')` and have passed `clip_gradients(gradient_clip_algorithm="
+        "'{}')`; accepted: only one of them",
+        flags->gradient_clip_algorithm, algorithm));
   if (value == 0) return;
-  const std::string algorithm = gradient_clip_algorithm.value_or("norm");
   std::vector<torch::Tensor> params;
   for (auto& group : optimizer.param_groups())
     for (const auto& p : group.params()) params.push_back(p);
   if (algorithm == "norm")
     torch::nn::utils::clip_grad_norm_(params, value);
-  else if (algorithm == "value")
-    torch::nn::utils::clip_grad_value_(params, value);
   else
-    throw MisconfigurationException(fmt::format(
-        "clip_gradients: gradient_clip_algorithm='{}' is invalid; accepted: 'norm', 'value'", algorithm));
+    torch::nn::utils::clip_grad_value_(params, value);
 }
 
 void LightningModule::manual_backward(const torch::Tensor& loss) {
@@ -93,7 +155,7 @@ void LightningModule::manual_backward(const torch::Tensor& loss) {
   t.call_hooks(
       "on_before_backward", [&](Callback& c) { c.on_before_backward(t, *this, loss); },
       [&](LightningModule& m) { m.on_before_backward(loss); });
-  t.call_module("backward", [&](LightningModule& m) { m.backward(loss); });
+  t.call_module("backward", [&](LightningModule& m) { m.backward(t.precision_plugin().pre_backward(loss)); });
   t.call_hooks(
       "on_after_backward", [&](Callback& c) { c.on_after_backward(t, *this); },
       [&](LightningModule& m) { m.on_after_backward(); });

@@ -2,6 +2,7 @@
 
 #include "lightning/data/sampler.h"
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/seed.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -95,7 +96,11 @@ struct ThreadedMapSource final : BatchSource {
       : fetcher(std::move(f)), capacity(capacity_), slots(capacity_), next_claim(first), consumed(first) {
     const size_t n = std::min(num_workers, fetcher.num_batches - first);
     try {
-      for (size_t w = 0; w < n; ++w) workers.emplace_back([this] { work(); });
+      for (size_t w = 0; w < n; ++w)
+        workers.emplace_back([this, w, n] {
+          detail::set_worker_info(static_cast<int64_t>(w), static_cast<int64_t>(n));
+          work();
+        });
     } catch (...) {
       shutdown();
       throw;
@@ -223,7 +228,10 @@ struct ThreadedIterableSource final : BatchSource {
 
   ThreadedIterableSource(IterableFetcher f, size_t capacity_)
       : fetcher(std::move(f)), capacity(capacity_) {
-    producer = std::thread([this] { produce(); });
+    producer = std::thread([this] {
+      detail::set_worker_info(0, 1);
+      produce();
+    });
   }
   ~ThreadedIterableSource() override {
     {

@@ -2,6 +2,7 @@
 
 #include "lightning/callbacks/callback.h"
 #include "lightning/logging/logger_connector.h"
+#include "lightning/precision/precision.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "trainer/resolved_options.h"
@@ -142,6 +143,7 @@ void EvaluationLoop::evaluation_step(const Batch& input, int64_t batch_idx, int6
       });
   batch_progress.increment_started();
   StepOutput output = t.call_module(testing ? "test_step" : "validation_step", [&](LightningModule& m) {
+    plugins::ForwardContext autocast(t.precision_plugin(), t.device());
     return testing ? m.test_step(batch, batch_idx, dataloader_idx) : m.validation_step(batch, batch_idx, dataloader_idx);
   });
   batch_progress.increment_processed();

@@ -109,6 +109,7 @@ void FitLoop::run() {
     t.call_callbacks("on_train_epoch_end", [&](Callback& c) {
       if (c.monitors_metrics()) c.on_train_epoch_end(t, module);
     });
+    if (epoch_loop.num_ready_batches_reached()) epoch_loop.update_lr_schedulers("epoch", true);
     t.logger_connector().update_train_epoch_metrics();
     epoch_progress.increment_completed();
   } while (!done());

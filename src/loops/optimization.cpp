@@ -2,8 +2,10 @@
 
 #include "lightning/callbacks/callback.h"
 #include "lightning/loops/fit_loop.h"
+#include "lightning/precision/precision.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/grads.h"
 #include "trainer/resolved_options.h"
 
 #include <fmt/format.h>
@@ -13,7 +15,7 @@ namespace lightning {
 StepOutput AutomaticOptimization::run(const Batch& batch, int64_t batch_idx, bool accumulate) {
   auto& t = trainer_;
   auto& module = t.lightning_module();
-  auto& optimizer = *module.optimizers().front();
+  auto& optimizer = module.optimizers().front();
   // Gradients are cleared on the first batch of each accumulation group.
   const bool zero_grad = batch_idx % t.accumulate_grad_batches() == 0;
   StepOutput output;
@@ -21,27 +23,36 @@ StepOutput AutomaticOptimization::run(const Batch& batch, int64_t batch_idx, boo
     closure(batch, batch_idx, output, zero_grad);
     return output;
   }
-  // As Lightning's precision plugin wraps the closure: after backward come
-  // on_before_optimizer_step and gradient clipping, then the optimizer's update. The lambda
-  // captures one pointer, so std::function keeps it inline: no allocation per step.
+  // The lambda captures one pointer, so std::function keeps it inline: no allocation per step.
   struct Step {
     AutomaticOptimization* self;
     const Batch& batch;
     int64_t batch_idx;
     StepOutput& output;
     bool zero_grad;
-    torch::optim::Optimizer& optimizer;
-  } step{this, batch, batch_idx, output, zero_grad, optimizer};
-  std::function<torch::Tensor()> wrapped = [s = &step]() {
-    auto loss = s->self->closure(s->batch, s->batch_idx, s->output, s->zero_grad);
-    s->self->after_closure(s->optimizer);
-    return loss;
+  } step{this, batch, batch_idx, output, zero_grad};
+  std::function<torch::Tensor()> step_closure = [s = &step]() {
+    return s->self->closure(s->batch, s->batch_idx, s->output, s->zero_grad);
   };
   const int64_t epoch = t.current_epoch();
   t.call_module("optimizer_step",
-                [&](LightningModule& m) { m.optimizer_step(epoch, batch_idx, optimizer, wrapped); });
+                [&](LightningModule& m) { m.optimizer_step(epoch, batch_idx, optimizer, step_closure); });
   ++optimizer_steps;
   return output;
+}
+
+torch::Tensor AutomaticOptimization::optimizer_step(torch::optim::Optimizer& optimizer,
+                                                    const std::function<torch::Tensor()>& closure) {
+  // As Lightning's precision plugins: after the closure's backward come on_before_optimizer_step
+  // and (automatic optimization) gradient norms and clipping, on unscaled gradients.
+  struct After {
+    AutomaticOptimization* self;
+    torch::optim::Optimizer* optimizer;
+  } after{this, &optimizer};
+  const std::function<void()> after_closure = [a = &after]() { a->self->after_closure(*a->optimizer); };
+  auto loss = trainer_.precision_plugin().optimizer_step(optimizer, closure, after_closure);
+  if (!trainer_.lightning_module().automatic_optimization) ++optimizer_steps;
+  return loss;
 }
 
 void AutomaticOptimization::after_closure(torch::optim::Optimizer& optimizer) {
@@ -50,7 +61,16 @@ void AutomaticOptimization::after_closure(torch::optim::Optimizer& optimizer) {
   t.call_hooks(
       "on_before_optimizer_step", [&](Callback& c) { c.on_before_optimizer_step(t, module, optimizer); },
       [&](LightningModule& m) { m.on_before_optimizer_step(optimizer); });
+  if (!module.automatic_optimization) return;
   const auto& o = t.options();
+  if (o.track_grad_norm != -1) {
+    // Lightning 1.x's `log_grad_norm`: per step and per epoch, before clipping.
+    std::map<std::string, LogValue> norms;
+    for (auto& [name, norm] : grad_norm(module, o.track_grad_norm)) norms.emplace(name, std::move(norm));
+    if (!norms.empty())
+      t.call_module("on_before_optimizer_step",
+                    [&](LightningModule& m) { m.log_dict(norms, {.on_step = true, .on_epoch = true}); });
+  }
   t.call_module("configure_gradient_clipping", [&](LightningModule& m) {
     m.configure_gradient_clipping(
         optimizer, o.gradient_clip_val,
@@ -63,7 +83,9 @@ torch::Tensor AutomaticOptimization::closure(const Batch& batch, int64_t batch_i
   auto& t = trainer_;
   auto& module = t.lightning_module();
   auto& optimizer = *module.optimizers().front();
+  auto& precision = t.precision_plugin();
   try {
+    plugins::ForwardContext autocast(precision, t.device());
     output = t.call_module("training_step", [&](LightningModule& m) { return m.training_step(batch, batch_idx); });
   } catch (const detail::StepNotOverridden&) {
     throw MisconfigurationException(
@@ -94,7 +116,7 @@ torch::Tensor AutomaticOptimization::closure(const Batch& batch, int64_t batch_i
   t.call_hooks(
       "on_before_backward", [&](Callback& c) { c.on_before_backward(t, module, scaled); },
       [&](LightningModule& m) { m.on_before_backward(scaled); });
-  t.call_module("backward", [&](LightningModule& m) { m.backward(scaled); });
+  t.call_module("backward", [&](LightningModule& m) { m.backward(precision.pre_backward(scaled)); });
   t.call_hooks(
       "on_after_backward", [&](Callback& c) { c.on_after_backward(t, module); },
       [&](LightningModule& m) { m.on_after_backward(); });

@@ -1,6 +1,7 @@
 #include "lightning/loops/prediction_loop.h"
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/precision/precision.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "trainer/resolved_options.h"
@@ -45,7 +46,10 @@ std::vector<std::vector<torch::IValue>> PredictionLoop::run(std::vector<DataLoad
       batch_progress.increment_started();
       torch::IValue output;
       try {
-        output = t.call_module("predict_step", [&](LightningModule& m) { return m.predict_step(batch, batch_idx, dl); });
+        output = t.call_module("predict_step", [&](LightningModule& m) {
+          plugins::ForwardContext autocast(t.precision_plugin(), t.device());
+          return m.predict_step(batch, batch_idx, dl);
+        });
       } catch (const detail::StepNotOverridden&) {
         throw MisconfigurationException(
             "No `predict_step()` method defined to run `Trainer.predict`, and the default predict_step needs "

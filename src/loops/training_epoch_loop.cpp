@@ -3,11 +3,17 @@
 #include "lightning/callbacks/callback.h"
 #include "lightning/logging/logger_connector.h"
 #include "lightning/loops/fit_loop.h"
+#include "lightning/precision/precision.h"
 #include "lightning/trainer/trainer.h"
 #include "trainer/resolved_options.h"
+#include "lightning/utilities/errors.h"
 #include "trainer/signals.h"
 
+#include <fmt/format.h>
+
+#include <iostream>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 namespace lightning {
@@ -87,9 +93,14 @@ void TrainingEpochLoop::advance(Batch batch, int64_t batch_idx) {
   if (module.automatic_optimization) {
     output = optimization.run(batch, batch_idx, should_accumulate());
   } else {
-    output = t.call_module("training_step", [&](LightningModule& m) { return m.training_step(batch, batch_idx); });
+    output = t.call_module("training_step", [&](LightningModule& m) {
+      plugins::ForwardContext autocast(t.precision_plugin(), t.device());
+      return m.training_step(batch, batch_idx);
+    });
   }
   batch_progress.increment_processed();
+  update_lr_schedulers("step", false);
+  if (num_ready_batches_reached()) update_lr_schedulers("epoch", false);
   step_pending = !should_accumulate();
   t.logger_connector().update_train_step_metrics();
   t.call_hooks(
@@ -98,7 +109,42 @@ void TrainingEpochLoop::advance(Batch batch, int64_t batch_idx) {
   batch_progress.increment_completed();
 
   if (should_check_val()) run_validation();
+  update_lr_schedulers("step", true);  // plateau schedulers see this batch's validation metrics
   if (std::exchange(step_pending, false)) ++batches_that_stepped;
+}
+
+void TrainingEpochLoop::update_lr_schedulers(const char* interval, bool plateau) {
+  auto& t = trainer_;
+  const auto& configs = t.lr_scheduler_configs();
+  if (configs.empty() || !t.lightning_module().automatic_optimization) return;
+  const bool by_step = std::string_view(interval) == "step";
+  if (by_step && should_accumulate()) return;
+  const int64_t index = (by_step ? batch_idx() : t.current_epoch()) + 1;
+  for (const auto& c : configs) {
+    if (plateau != c.scheduler->reduce_on_plateau() || c.interval != interval || index % c.frequency != 0) continue;
+    std::optional<double> metric;
+    if (plateau) {
+      const auto metrics = t.callback_metrics();
+      auto it = metrics.find(*c.monitor);
+      if (it == metrics.end()) {
+        std::vector<std::string> available;
+        for (const auto& [name, value] : metrics) available.push_back("'" + name + "'");
+        if (c.strict)
+          throw MisconfigurationException(fmt::format(
+              "ReduceLROnPlateau conditioned on metric {} which is not available. Available metrics are: [{}]. "
+              "Condition can be set using `monitor` key in lr scheduler dict",
+              *c.monitor, fmt::join(available, ", ")));
+        std::cerr << fmt::format(
+                         "ReduceLROnPlateau conditioned on metric {} which is not available but strict is set to "
+                         "`False`. Skipping learning rate update.",
+                         *c.monitor)
+                  << std::endl;
+        continue;
+      }
+      metric = it->second.item<double>();
+    }
+    t.call_module("lr_scheduler_step", [&](LightningModule& m) { m.lr_scheduler_step(*c.scheduler, metric); });
+  }
 }
 
 bool TrainingEpochLoop::should_check_val() const {

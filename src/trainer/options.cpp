@@ -1,13 +1,17 @@
 #include "lightning/trainer/options.h"
 
+#include "lightning/precision/precision.h"
 #include "lightning/utilities/errors.h"
 #include "trainer/resolved_options.h"
 
 #include <torch/cuda.h>
+#include <torch/types.h>
+#include <torch/version.h>
 
 #include <fmt/format.h>
 
 #include <cmath>
+#include <limits>
 #include <filesystem>
 #include <regex>
 
@@ -51,6 +55,14 @@ std::chrono::duration<double> MaxTime::seconds() const {
   return std::chrono::duration<double>(total);
 }
 
+TrackGradNorm::TrackGradNorm(const char* spec) {
+  const std::string s = spec ? spec : "";
+  if (s != "inf")
+    throw MisconfigurationException(fmt::format(
+        "track_grad_norm='{}' is invalid; accepted: -1 (off), a p-norm order > 0, or \"inf\"", s));
+  value = std::numeric_limits<double>::infinity();
+}
+
 namespace detail {
 namespace {
 
@@ -77,6 +89,19 @@ bool limit_is_zero(const BatchLimit& l) {
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw MisconfigurationException(message);
+}
+
+/// LibTorch 1.13 has no float16 addmm on the CPU; later versions do. Asked once, of LibTorch itself.
+bool cpu_half_matmul_available() {
+  static const bool available = [] {
+    try {
+      torch::mm(torch::ones({1, 1}, torch::kHalf), torch::ones({1, 1}, torch::kHalf));
+      return true;
+    } catch (const c10::Error&) {
+      return false;
+    }
+  }();
+  return available;
 }
 
 }  // namespace
@@ -130,8 +155,17 @@ ResolvedOptions resolve(const TrainerOptions& o) {
   require(o.num_nodes == 1, fmt::format("num_nodes={} is invalid; accepted: 1 (multi-node training is not "
                                         "available in this build yet)",
                                         o.num_nodes));
-  require(o.precision.value == "32" || o.precision.value == "32-true",
-          fmt::format("precision='{}' is not supported yet; accepted: 32, \"32\", \"32-true\"", o.precision.value));
+  r.precision = plugins::resolve_precision(o.precision.value);
+  if (r.precision == "16-true" && r.accelerator == "cpu")
+    require(cpu_half_matmul_available(),
+            fmt::format("`Trainer(accelerator='cpu', precision='{}')` is not supported by this LibTorch {}: its CPU "
+                        "kernels have no float16 matrix multiply; accepted on the CPU: 'bf16-true', 'bf16-mixed', "
+                        "'32-true', '64-true'",
+                        o.precision.value, TORCH_VERSION));
+  require(!(r.precision == "16-mixed" && r.accelerator == "cpu"),
+          fmt::format("`Trainer(accelerator='cpu', precision='{}')` is not supported: 16-bit mixed precision needs "
+                      "CUDA; accepted on the CPU: 'bf16-mixed', 'bf16-true', '32-true', '64-true'",
+                      o.precision.value));
 
   // Loop limits.
   require(o.fast_dev_run.batches >= 0,
@@ -185,9 +219,20 @@ ResolvedOptions resolve(const TrainerOptions& o) {
   require(r.log_every_n_steps >= 0,
           fmt::format("log_every_n_steps={} is invalid; accepted: an int >= 0 (0: only epoch-end rows)",
                       r.log_every_n_steps));
-  require(o.accumulate_grad_batches >= 1,
-          fmt::format("accumulate_grad_batches={} is invalid; accepted: an int >= 1", o.accumulate_grad_batches));
-  r.accumulate_grad_batches = o.accumulate_grad_batches;
+  const auto& accumulate = o.accumulate_grad_batches;
+  require(accumulate.factor >= 1,
+          fmt::format("accumulate_grad_batches={} is invalid; accepted: an int >= 1, or a map epoch -> factor",
+                      accumulate.factor));
+  for (const auto& [epoch, factor] : accumulate.schedule)
+    require(epoch >= 0 && factor >= 1,
+            fmt::format("accumulate_grad_batches has the entry {{{}: {}}}; accepted: epochs >= 0 mapped to factors >= 1",
+                        epoch, factor));
+  r.accumulate_grad_batches = accumulate.schedule.empty() ? accumulate.factor : 1;
+  r.accumulate_grad_batches_schedule = accumulate.schedule;
+  require(o.track_grad_norm.value == -1 || o.track_grad_norm.value > 0,
+          fmt::format("track_grad_norm={} is invalid; accepted: -1 (off), a p-norm order > 0, or \"inf\"",
+                      o.track_grad_norm.value));
+  r.track_grad_norm = o.track_grad_norm.value;
   if (o.gradient_clip_val)
     require(*o.gradient_clip_val >= 0,
             fmt::format("gradient_clip_val={} is invalid; accepted: a number >= 0 (0 or unset: no clipping)",

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -17,6 +18,7 @@ inline constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
 struct ResolvedOptions {
   std::string accelerator;  // "cpu" or "cuda"
   torch::Device device{torch::kCPU};
+  std::string precision = "32-true";  // resolved: "64-true", "32-true", "bf16-mixed", "16-mixed", ...
   int64_t fast_dev_run = 0;  // batches; 0 = off
   int64_t max_epochs = -1;   // -1 = no limit
   std::optional<int64_t> min_epochs;
@@ -37,6 +39,8 @@ struct ResolvedOptions {
   bool enable_model_summary = true;
   bool logger_enabled = true;
   int64_t accumulate_grad_batches = 1;
+  std::map<int, int> accumulate_grad_batches_schedule;  // the map form: a GradientAccumulationScheduler
+  double track_grad_norm = -1;                          // -1: off
   std::optional<double> gradient_clip_val;
   std::string gradient_clip_algorithm = "norm";
   bool inference_mode = true;

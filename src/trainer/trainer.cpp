@@ -2,6 +2,7 @@
 
 #include "lightning/callbacks/callback.h"
 #include "lightning/callbacks/early_stopping.h"
+#include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"
@@ -13,6 +14,7 @@
 #include "lightning/loops/fit_loop.h"
 #include "lightning/loops/prediction_loop.h"
 #include "lightning/plugins/checkpoint_io.h"
+#include "lightning/precision/precision.h"
 #include "lightning/utilities/errors.h"
 #include "trainer/resolved_options.h"
 #include "trainer/signals.h"
@@ -51,17 +53,25 @@ Trainer::Trainer(TrainerOptions options)
     if (!options.logger.loggers[i])
       throw MisconfigurationException(fmt::format("logger[{}] is null; accepted: non-null loggers", i));
   for (size_t i = 0; i < options.plugins.size(); ++i) {
+    if (auto precision = std::dynamic_pointer_cast<plugins::Precision>(options.plugins[i])) {
+      if (precision_)
+        throw MisconfigurationException("plugins holds more than one precision plugin; accepted: at most one");
+      precision_ = std::move(precision);
+      continue;
+    }
     auto io = std::dynamic_pointer_cast<plugins::CheckpointIO>(options.plugins[i]);
     if (!io)
       throw MisconfigurationException(fmt::format(
-          "plugins[{}] is {}; accepted: a CheckpointIO (TorchCheckpointIO, AsyncCheckpointIO or your own)", i,
-          options.plugins[i] ? "of an unsupported type" : "null"));
+          "plugins[{}] is {}; accepted: a CheckpointIO (TorchCheckpointIO, AsyncCheckpointIO or your own) or a "
+          "precision plugin",
+          i, options.plugins[i] ? "of an unsupported type" : "null"));
     if (checkpoint_io_)
       throw MisconfigurationException(
           "plugins holds more than one CheckpointIO; accepted: at most one (wrap one in AsyncCheckpointIO)");
     checkpoint_io_ = std::move(io);
   }
   if (!checkpoint_io_) checkpoint_io_ = std::make_shared<plugins::TorchCheckpointIO>();
+  if (!precision_) precision_ = std::make_shared<plugins::Precision>(options_->precision);
   if (!options_->enable_checkpointing)
     for (const auto& cb : user_callbacks_)
       if (dynamic_cast<ModelCheckpoint*>(cb.get()))
@@ -74,9 +84,20 @@ Trainer::Trainer(TrainerOptions options)
     if (loggers_.empty()) loggers_.push_back(std::make_shared<loggers::TensorBoardLogger>(options_->default_root_dir));
   }
   device_ = options_->device;
-  if (options.deterministic && options.deterministic->value != "false")
-    at::globalContext().setDeterministicAlgorithms(true, options.deterministic->value == "warn");
-  if (options.benchmark) at::globalContext().setBenchmarkCuDNN(*options.benchmark);
+  // Lightning's `_set_torch_flags`: deterministic implies benchmark=false unless given.
+  const auto deterministic = options.deterministic ? std::optional(options.deterministic->value) : std::nullopt;
+  if (deterministic) {
+    at::globalContext().setDeterministicAlgorithms(*deterministic != "false", *deterministic == "warn");
+    if (*deterministic != "false") ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", 1);
+  }
+  const auto benchmark = options.benchmark ? options.benchmark
+                                           : (deterministic && *deterministic != "false" ? std::optional(false)
+                                                                                         : std::nullopt);
+  if (benchmark) at::globalContext().setBenchmarkCuDNN(*benchmark);
+  if (deterministic && *deterministic != "false" && options.benchmark.value_or(false))
+    std::cerr << "You passed `deterministic=True` and `benchmark=True`. Note that PyTorch ignores "
+                 "torch.backends.cudnn.deterministic=True when torch.backends.cudnn.benchmark=True."
+              << std::endl;
   logger_connector_ = std::make_unique<LoggerConnector>(*this);
   fit_loop_ = std::make_unique<FitLoop>(*this);
   validate_loop_ = std::make_unique<EvaluationLoop>(*this, RunningStage::Validating);
@@ -214,6 +235,8 @@ void Trainer::setup_callbacks() {
     return std::any_of(callbacks_.begin(), callbacks_.end(),
                        [](const auto& c) { return dynamic_cast<T*>(c.get()) != nullptr; });
   };
+  if (!options_->accumulate_grad_batches_schedule.empty() && !has(static_cast<GradientAccumulationScheduler*>(nullptr)))
+    callbacks_.push_back(std::make_shared<GradientAccumulationScheduler>(options_->accumulate_grad_batches_schedule));
   if (options_->max_time && !has(static_cast<Timer*>(nullptr)))
     callbacks_.push_back(std::make_shared<Timer>(options_->max_time));
   if (options_->enable_progress_bar && !has(static_cast<TQDMProgressBar*>(nullptr)))
@@ -278,18 +301,14 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
       restore_modules_and_callbacks(*checkpoint, *ckpt_path_);
     }
     model_->to(device_);
+    precision_->convert_module(*model_);
     if (fn == TrainerFn::Fitting) {
+      if (!model_->automatic_optimization) verify_manual_optimization_support();
       auto config = call_module("configure_optimizers", [](LightningModule& m) { return m.configure_optimizers(); });
-      if (config.optimizers.empty() || !config.optimizers.front())
-        throw MisconfigurationException(
-            "configure_optimizers returned no optimizer; accepted: one optimizer (e.g. "
-            "std::make_shared<torch::optim::SGD>(parameters(), 0.1))");
-      if (config.optimizers.size() > 1)
-        throw MisconfigurationException(fmt::format(
-            "configure_optimizers returned {} optimizers; accepted: one (several optimizers need manual "
-            "optimization, which lands with the optimization work)",
-            config.optimizers.size()));
-      model_->optimizers_ = std::move(config.optimizers);
+      detail::validate_optimizer_config(config, model_->automatic_optimization);
+      model_->optimizers_.clear();
+      for (auto& optimizer : config.optimizers) model_->optimizers_.emplace_back(std::move(optimizer), model_.get());
+      model_->lr_scheduler_configs_ = std::move(config.lr_schedulers);
       for (const auto& logger : loggers_) {
         // Lightning logs hyperparameters only after save_hyperparameters; save() creates the run's folder.
         if (!model_->hparams().empty()) logger->log_hyperparams(model_->hparams());
@@ -320,6 +339,22 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
     on_exception(std::current_exception());
     throw;
   }
+}
+
+void Trainer::verify_manual_optimization_support() const {
+  // Lightning's configuration validator: these flags act on the automatic step only.
+  if (options_->gradient_clip_val.value_or(0.0) > 0)
+    throw MisconfigurationException(fmt::format(
+        "Automatic gradient clipping is not supported for manual optimization; accepted: remove "
+        "`gradient_clip_val={}` from the Trainer (call `clip_gradients` in training_step) or switch to automatic "
+        "optimization",
+        *options_->gradient_clip_val));
+  if (options_->accumulate_grad_batches != 1 || !options_->accumulate_grad_batches_schedule.empty())
+    throw MisconfigurationException(fmt::format(
+        "Automatic gradient accumulation is not supported for manual optimization; accepted: remove "
+        "`accumulate_grad_batches={}` from the Trainer (accumulate in training_step) or switch to automatic "
+        "optimization",
+        options_->accumulate_grad_batches));
 }
 
 void Trainer::on_exception(const std::exception_ptr& e) {
@@ -508,8 +543,10 @@ Batch Trainer::transfer_batch(Batch batch, int64_t dataloader_idx) {
   batch = call_module("transfer_batch_to_device", [&](LightningModule& m) {
     return m.transfer_batch_to_device(std::move(batch), device_, dataloader_idx);
   });
-  return call_module("on_after_batch_transfer",
-                     [&](LightningModule& m) { return m.on_after_batch_transfer(std::move(batch), dataloader_idx); });
+  batch = call_module("on_after_batch_transfer",
+                      [&](LightningModule& m) { return m.on_after_batch_transfer(std::move(batch), dataloader_idx); });
+  precision_->convert_input(batch);
+  return batch;
 }
 
 // --- properties -----------------------------------------------------------------------------
@@ -538,7 +575,7 @@ int64_t Trainer::estimated_stepping_batches() const {
   if (!train_dataloader_ && model_) const_cast<Trainer*>(this)->reset_train_dataloader();
   const int64_t total = num_training_batches_;
   if (total == detail::kUnbounded) return max_steps;
-  const int64_t n = options_->accumulate_grad_batches;
+  const int64_t n = accumulate_grad_batches();
   const int64_t estimate = (total + n - 1) / n * std::max<int64_t>(max_epochs, 1);
   return max_steps == -1 ? estimate : std::min(estimate, max_steps);
 }
@@ -581,6 +618,12 @@ LightningModule& Trainer::lightning_module() const {
   return *model_;
 }
 
+plugins::Precision& Trainer::precision_plugin() const { return *precision_; }
+
+const std::vector<LRSchedulerConfig>& Trainer::lr_scheduler_configs() const {
+  return lightning_module().lr_scheduler_configs_;
+}
+
 ResultCollection* Trainer::results() { return active_results_; }
 int64_t Trainer::fast_dev_run() const { return options_->fast_dev_run; }
 std::optional<int64_t> Trainer::max_epochs() const {
@@ -592,6 +635,12 @@ std::optional<int64_t> Trainer::min_steps() const { return options_->min_steps; 
 int64_t Trainer::log_every_n_steps() const { return options_->log_every_n_steps; }
 std::optional<int64_t> Trainer::check_val_every_n_epoch() const { return options_->check_val_every_n_epoch; }
 int64_t Trainer::accumulate_grad_batches() const { return options_->accumulate_grad_batches; }
+void Trainer::set_accumulate_grad_batches(int64_t factor) {
+  if (factor < 1)
+    throw MisconfigurationException(
+        fmt::format("accumulate_grad_batches={} is invalid; accepted: an int >= 1", factor));
+  options_->accumulate_grad_batches = factor;
+}
 const BatchLimit& Trainer::val_check_interval() const { return options_->val_check_interval; }
 
 bool Trainer::enable_validation() const {

@@ -5,20 +5,49 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <string>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <vector>
 
 namespace lightning {
 
-uint64_t seed_everything(uint64_t seed, bool) {
+namespace {
+std::atomic<bool> seeded{false};
+std::atomic<uint64_t> global_seed{0};
+std::atomic<bool> seed_workers{false};
+thread_local std::optional<WorkerInfo> current_worker;
+}  // namespace
+
+uint64_t seed_everything(uint64_t seed, bool workers) {
   torch::manual_seed(seed);
   if (torch::cuda::is_available()) torch::cuda::manual_seed_all(seed);
   std::srand(static_cast<unsigned>(seed));
+  global_seed = seed;
+  seed_workers = workers;
+  seeded = true;
+  ::setenv("PL_GLOBAL_SEED", std::to_string(seed).c_str(), 1);
+  ::setenv("PL_SEED_WORKERS", workers ? "1" : "0", 1);
   std::cerr << "Seed set to " << seed << std::endl;
   return seed;
+}
+
+uint64_t worker_seed(int64_t worker_id, int64_t rank) {
+  const uint64_t base = seeded ? global_seed.load() : at::detail::getDefaultCPUGenerator().current_seed();
+  // Lightning's `_generate_seed_sequence`: Knuth's LCG constant, modulo 2^64.
+  const uint64_t combined = (base << 32) | (static_cast<uint64_t>(worker_id) << 16) | static_cast<uint64_t>(rank);
+  return combined * 6364136223846793005ULL + 1;
+}
+
+std::optional<WorkerInfo> get_worker_info() { return current_worker; }
+
+void detail::set_worker_info(int64_t id, int64_t num_workers) {
+  const uint64_t base = seeded ? global_seed.load() : at::detail::getDefaultCPUGenerator().current_seed();
+  current_worker = WorkerInfo{id, num_workers, seed_workers ? worker_seed(id) : base + static_cast<uint64_t>(id)};
 }
 
 struct IsolateRng::State {

@@ -15,6 +15,8 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iomanip>
+#include <limits>
 #include <sstream>
 
 using namespace lightning;
@@ -204,6 +206,7 @@ TEST(Checkpoint, PythonLoadsOurCheckpointAndContinuesTraining) {
     torch::manual_seed(11);
     auto x = torch::randn({4, 32});
     std::ostringstream batch;
+    batch << std::setprecision(std::numeric_limits<float>::max_digits10);  // Python must read the same floats
     for (int64_t i = 0; i < x.numel(); ++i) batch << x.view(-1)[i].item<float>() << ' ';
     std::ofstream(dir.file("batch.txt")) << batch.str();
     auto& opt = *model->optimizers().front();

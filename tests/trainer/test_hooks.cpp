@@ -110,7 +110,7 @@ struct HookedModel : BoringModel {
     rec("backward");
     BoringModel::backward(loss);
   }
-  void optimizer_step(int64_t e, int64_t i, torch::optim::Optimizer& o,
+  void optimizer_step(int64_t e, int64_t i, LightningOptimizer& o,
                       const std::function<torch::Tensor()>& closure) override {
     rec("optimizer_step:" + std::to_string(e) + ":" + std::to_string(i));
     BoringModel::optimizer_step(e, i, o, closure);

@@ -1,7 +1,7 @@
 #pragma once
 /// LearningRateMonitor: logs each optimizer's learning rate (and optionally momentum and
 /// weight decay) to the loggers, with Lightning's names (`lr-SGD`, `lr-Adam/pg2`, `lr-Adam-1`,
-/// `lr-SGD-momentum`).
+/// `lr-SGD-momentum`, or the scheduler config's `name`).
 #include "lightning/callbacks/callback.h"
 
 #include <optional>
@@ -19,15 +19,22 @@ class LearningRateMonitor : public Callback {
   void on_train_start(Trainer& trainer, LightningModule& module) override;
   void on_train_batch_start(Trainer& trainer, LightningModule& module, const Batch& batch, int64_t batch_idx) override;
   void on_train_epoch_start(Trainer& trainer, LightningModule& module) override;
-  /// The metric names, one list per optimizer (set in on_train_start).
+  /// The metric names, one list per scheduler config and then per optimizer without a
+  /// scheduler (set in on_train_start).
   const std::vector<std::vector<std::string>>& names() const { return names_; }
 
  private:
-  std::map<std::string, double> extract_stats(Trainer& trainer) const;
-  void log_stats(Trainer& trainer);
+  /// The values of the entries due at `interval` ("step" or "epoch").
+  std::map<std::string, double> extract_stats(const char* interval) const;
+  void log_stats(Trainer& trainer, const char* interval);
+  struct Entry {
+    torch::optim::Optimizer* optimizer;
+    std::optional<std::string> interval;  // a scheduler's; none: an optimizer without scheduler
+  };
   std::optional<std::string> logging_interval_;
   bool log_momentum_, log_weight_decay_;
   std::vector<std::vector<std::string>> names_;
+  std::vector<Entry> entries_;
 };
 
 }  // namespace lightning

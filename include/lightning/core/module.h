@@ -3,6 +3,7 @@
 #include "lightning/checkpoint/checkpoint.h"
 #include "lightning/core/batch.h"
 #include "lightning/core/hyperparameters.h"
+#include "lightning/core/optimizer.h"
 #include "lightning/core/optimizer_config.h"
 #include "lightning/data/dataloader.h"
 
@@ -116,8 +117,9 @@ class LightningModule : public torch::nn::Module {
 
   // --- optimization hooks ---------------------------------------------------------------
   virtual void backward(const torch::Tensor& loss) { loss.backward(); }
-  /// Default: `optimizer.step(closure)`; the closure runs training_step, zero_grad and backward.
-  virtual void optimizer_step(int64_t epoch, int64_t batch_idx, torch::optim::Optimizer& optimizer,
+  /// Default: `optimizer.step(closure)`; the closure runs training_step, zero_grad and backward,
+  /// and the step runs on_before_optimizer_step and clipping before the update.
+  virtual void optimizer_step(int64_t epoch, int64_t batch_idx, LightningOptimizer& optimizer,
                               const std::function<torch::Tensor()>& closure);
   /// Default: sets gradients to none (as `zero_grad(set_to_none=True)`).
   virtual void optimizer_zero_grad(int64_t epoch, int64_t batch_idx, torch::optim::Optimizer& optimizer);
@@ -130,12 +132,21 @@ class LightningModule : public torch::nn::Module {
   /// elementwise ("value"). A value of 0 or unset does nothing.
   void clip_gradients(torch::optim::Optimizer& optimizer, std::optional<double> gradient_clip_val,
                       std::optional<std::string> gradient_clip_algorithm = std::nullopt);
-  /// Runs backward with the on_before_backward/on_after_backward hooks (manual optimization).
+  /// Runs backward with the on_before_backward/on_after_backward hooks and the precision
+  /// plugin's loss scaling (manual optimization).
   void manual_backward(const torch::Tensor& loss);
+  /// Sets `requires_grad = false` on the parameters of every other optimizer, so that only
+  /// `optimizer`'s parameters get gradients (e.g. the generator step of a GAN).
+  void toggle_optimizer(const LightningOptimizer& optimizer);
+  /// Restores the `requires_grad` flags `toggle_optimizer` changed.
+  void untoggle_optimizer(const LightningOptimizer& optimizer);
   virtual void on_before_backward(const torch::Tensor& loss) {}
   virtual void on_after_backward() {}
   virtual void on_before_optimizer_step(torch::optim::Optimizer& optimizer) {}
   virtual void on_before_zero_grad(torch::optim::Optimizer& optimizer) {}
+  /// Default: `scheduler.step()`, or `scheduler.step(*metric)` for ReduceLROnPlateau (the
+  /// value of its config's `monitor`). Called by the Trainer in automatic optimization.
+  virtual void lr_scheduler_step(optim::LRScheduler& scheduler, std::optional<double> metric);
 
   // --- model hooks (no-ops) -------------------------------------------------------------
   virtual void setup(const std::string& stage) {}
@@ -240,7 +251,11 @@ class LightningModule : public torch::nn::Module {
   /// An example input; lets ModelSummary show input/output sizes.
   torch::Tensor example_input_array;
   /// The optimizers from configure_optimizers, once the Trainer set them up.
-  const std::vector<std::shared_ptr<torch::optim::Optimizer>>& optimizers() const { return optimizers_; }
+  const std::vector<LightningOptimizer>& optimizers() const { return optimizers_; }
+  std::vector<LightningOptimizer>& optimizers() { return optimizers_; }
+  /// The LR schedulers from configure_optimizers, in config order (step them yourself in
+  /// manual optimization).
+  std::vector<std::shared_ptr<optim::LRScheduler>> lr_schedulers() const;
 
   /// Prints a line on the global-zero process only (Lightning's `self.print`).
   template <typename... Args>
@@ -259,7 +274,9 @@ class LightningModule : public torch::nn::Module {
   Trainer* trainer_ = nullptr;
   torch::Device device_{torch::kCPU};
   Hyperparameters hparams_;
-  std::vector<std::shared_ptr<torch::optim::Optimizer>> optimizers_;
+  std::vector<LightningOptimizer> optimizers_;
+  std::vector<LRSchedulerConfig> lr_scheduler_configs_;
+  std::vector<std::pair<torch::Tensor, bool>> param_requires_grad_state_;  // set by toggle_optimizer
 };
 
 }  // namespace lightning

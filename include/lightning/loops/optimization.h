@@ -1,9 +1,11 @@
 #pragma once
 /// Automatic optimization: training_step, zero_grad, backward, clipping and the optimizer step,
-/// in Lightning's hook order, with gradient accumulation.
+/// in Lightning's hook order, with gradient accumulation; and the optimizer step of manual
+/// optimization.
 #include "lightning/core/module.h"
 
 #include <cstdint>
+#include <functional>
 
 namespace lightning {
 
@@ -15,7 +17,10 @@ class AutomaticOptimization {
   /// Runs one batch. `accumulate`: only forward/backward (no optimizer step) for this batch.
   /// Returns the step output (its loss is the unscaled training_step loss).
   StepOutput run(const Batch& batch, int64_t batch_idx, bool accumulate);
-  /// Optimizer steps taken (Lightning's `global_step`).
+  /// `LightningOptimizer::step`: the precision plugin's step with the hooks (and, in automatic
+  /// optimization, gradient norms and clipping) between `closure` and the update.
+  torch::Tensor optimizer_step(torch::optim::Optimizer& optimizer, const std::function<torch::Tensor()>& closure);
+  /// Optimizer steps taken, automatic or manual (Lightning's `global_step`).
   int64_t optimizer_steps = 0;
 
  private:

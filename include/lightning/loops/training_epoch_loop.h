@@ -24,6 +24,12 @@ class TrainingEpochLoop {
   bool done() const;
   /// Whether this batch only accumulates gradients (no optimizer step).
   bool should_accumulate() const;
+  /// The epoch's last batch has run (all batches, or the loader ended).
+  bool num_ready_batches_reached() const;
+  /// Lightning's `update_lr_schedulers`: steps the configs of `interval` ("step" or "epoch")
+  /// whose frequency divides the batch (or epoch) number; `plateau` selects ReduceLROnPlateau
+  /// configs (stepped with their monitor's value) or the others.
+  void update_lr_schedulers(const char* interval, bool plateau);
 
   BatchProgress batch_progress;
   /// Batches that stepped an optimizer (or would have): the step of logger rows.
@@ -43,7 +49,6 @@ class TrainingEpochLoop {
  private:
   void advance(Batch batch, int64_t batch_idx);
   void run_validation();
-  bool num_ready_batches_reached() const;
   Trainer& trainer_;
   bool skip_rest_of_epoch_ = false;
 };

@@ -82,6 +82,25 @@ struct MaxTime {
   std::chrono::duration<double> seconds() const;
 };
 
+/// `accumulate_grad_batches`: a factor, or Lightning 1.x's map epoch -> factor
+/// (`std::map<int, int>{{5, 3}, {10, 20}}`: 1 until epoch 4, 3 until epoch 9, then 20), which
+/// the Trainer applies through a GradientAccumulationScheduler callback.
+struct AccumulateGradBatches {
+  AccumulateGradBatches(int factor) : factor(factor) {}
+  AccumulateGradBatches(int64_t factor) : factor(factor) {}
+  AccumulateGradBatches(std::map<int, int> schedule) : schedule(std::move(schedule)) {}
+  int64_t factor = 1;
+  std::map<int, int> schedule;  // empty: `factor` applies
+};
+
+/// `track_grad_norm` (Lightning 1.x): -1 (off), a p-norm order (`2`, `1.5`) or "inf".
+struct TrackGradNorm {
+  TrackGradNorm(int p) : value(p) {}
+  TrackGradNorm(double p) : value(p) {}
+  TrackGradNorm(const char* spec);
+  double value = -1;
+};
+
 /// `deterministic`: true, false or "warn".
 struct Deterministic {
   Deterministic(bool on) : value(on ? "true" : "false") {}
@@ -109,6 +128,8 @@ struct TrainerOptions {
   std::optional<BatchLimit> limit_test_batches;
   std::optional<BatchLimit> limit_predict_batches;
   BatchLimit overfit_batches = 0.0;
+  /// Lightning 1.x's flag (2.x: the `grad_norm` utility from a hook), where 1.x declares it.
+  TrackGradNorm track_grad_norm = -1;
   /// Float: fraction of the training epoch; int: every N training batches.
   std::optional<BatchLimit> val_check_interval;
   /// Unset (std::nullopt) means: validate every `val_check_interval` batches across epochs.
@@ -118,7 +139,7 @@ struct TrainerOptions {
   std::optional<bool> enable_checkpointing;
   std::optional<bool> enable_progress_bar;
   std::optional<bool> enable_model_summary;
-  int64_t accumulate_grad_batches = 1;
+  AccumulateGradBatches accumulate_grad_batches = 1;
   std::optional<double> gradient_clip_val;
   std::optional<std::string> gradient_clip_algorithm;
   std::optional<Deterministic> deterministic;

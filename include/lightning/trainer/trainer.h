@@ -33,6 +33,7 @@ struct ResolvedOptions;
 }  // namespace detail
 namespace plugins {
 class CheckpointIO;
+class Precision;
 }  // namespace plugins
 
 using MetricMap = std::map<std::string, torch::Tensor>;
@@ -95,6 +96,8 @@ class Trainer {
   /// The checkpoint the current or last run was restored from.
   std::optional<std::string> ckpt_path() const { return ckpt_path_; }
   plugins::CheckpointIO& checkpoint_io() const { return *checkpoint_io_; }
+  /// The precision plugin built from the `precision` flag (or passed in `plugins`).
+  plugins::Precision& precision_plugin() const;
   /// The first ModelCheckpoint callback, or nullptr.
   ModelCheckpoint* checkpoint_callback() const;
   std::vector<ModelCheckpoint*> checkpoint_callbacks() const;
@@ -136,6 +139,8 @@ class Trainer {
   /// The progress bar callback, or nullptr when disabled.
   TQDMProgressBar* progress_bar_callback() const;
   LightningModule& lightning_module() const;
+  /// The LR scheduler configs from configure_optimizers, in config order.
+  const std::vector<LRSchedulerConfig>& lr_scheduler_configs() const;
   std::shared_ptr<LightningDataModule> datamodule() const { return datamodule_; }
   torch::Device device() const { return device_; }
 
@@ -152,7 +157,11 @@ class Trainer {
   std::optional<int64_t> min_steps() const;
   int64_t log_every_n_steps() const;
   std::optional<int64_t> check_val_every_n_epoch() const;
+  /// Batches whose gradients add up before an optimizer step (the flag, or the factor a
+  /// GradientAccumulationScheduler set for this epoch).
   int64_t accumulate_grad_batches() const;
+  /// Throws MisconfigurationException for a factor < 1.
+  void set_accumulate_grad_batches(int64_t factor);
   /// The `val_check_interval` flag as given (1.0 by default).
   const BatchLimit& val_check_interval() const;
   /// Validation runs every this many training batches (may be "infinite" = INT64_MAX).
@@ -217,6 +226,7 @@ class Trainer {
   void save_hpc_checkpoint();
   void teardown();
   void on_exception(const std::exception_ptr& e);
+  void verify_manual_optimization_support() const;
   DataLoaders request_dataloaders(RunningStage stage);
   void reset_train_dataloader();
   void reset_val_dataloaders();
@@ -224,6 +234,7 @@ class Trainer {
 
   std::unique_ptr<detail::ResolvedOptions> options_;
   std::shared_ptr<plugins::CheckpointIO> checkpoint_io_;
+  std::shared_ptr<plugins::Precision> precision_;
   std::optional<std::string> ckpt_path_;
   /// Created once, so `best_model_path` outlives the fit (for `test(ckpt_path="best")`).
   std::shared_ptr<ModelCheckpoint> default_checkpoint_;

@@ -2,14 +2,38 @@
 /// Seeding for reproducible runs.
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 namespace lightning {
 
-/// Seeds LibTorch's CPU (and CUDA) generators and the C library's `rand`; returns the seed.
-/// DataLoaders constructed afterwards draw their shuffle seeds from it, so their order is
-/// reproducible too. `workers` is accepted for Lightning compatibility (worker threads share
-/// the process's generators).
+/// Seeds LibTorch's CPU (and CUDA) generators and the C library's `rand`, and sets Lightning's
+/// `PL_GLOBAL_SEED` / `PL_SEED_WORKERS` environment variables; returns the seed. DataLoaders
+/// constructed afterwards draw their shuffle seeds from it, so their order is reproducible
+/// too. With `workers`, each DataLoader worker thread gets `worker_seed(id, rank)` in its
+/// `get_worker_info()` (without, `seed + id`, as PyTorch's workers).
 uint64_t seed_everything(uint64_t seed, bool workers = false);
+
+/// Lightning's `pl_worker_init_function` seed for worker `worker_id` on rank `rank`: the first
+/// value of a 64-bit LCG started from (base << 32 | worker_id << 16 | rank), where base is the
+/// `seed_everything` seed (else LibTorch's initial seed). Distinct per worker and rank, and the
+/// same in every run with the same seed.
+uint64_t worker_seed(int64_t worker_id, int64_t rank = 0);
+
+/// What a DataLoader worker thread knows about itself (PyTorch's `get_worker_info()`).
+struct WorkerInfo {
+  int64_t id;
+  int64_t num_workers;
+  /// A seed for the worker's own generator, e.g. `at::make_generator<at::CPUGeneratorImpl>(info->seed)`
+  /// (worker threads share LibTorch's default generator).
+  uint64_t seed;
+};
+/// The calling DataLoader worker thread's info; nullopt on other threads.
+std::optional<WorkerInfo> get_worker_info();
+
+namespace detail {
+/// Called by DataLoader worker threads when they start.
+void set_worker_info(int64_t id, int64_t num_workers);
+}  // namespace detail
 
 /// Saves LibTorch's CPU and CUDA generator states and restores them when destroyed, so code run
 /// in between (the sanity check, for one) does not change the randomness of what follows
