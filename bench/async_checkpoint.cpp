@@ -6,6 +6,8 @@
 // training run that checkpoints periodically (teardown() is only called at the end).
 //
 //   ./build/bench/async_checkpoint [layers] [rounds]
+#include "stats.h"
+
 #include <lightning/plugins/checkpoint_io.h>
 
 #include <ATen/ATen.h>
@@ -37,12 +39,9 @@ struct CountingIO : lightning::plugins::TorchCheckpointIO {
   }
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
+
+using bench::median;
 
 int main(int argc, char** argv) {
   const int layers = argc > 1 ? std::atoi(argv[1]) : 6;

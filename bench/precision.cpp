@@ -3,6 +3,8 @@
 // run (rounds alternate to share noise). Prints ms per step and the bf16/fp32 ratio.
 //
 //   ./build/bench/precision [steps] [rounds] [threads]
+#include "stats.h"
+
 #include <lightning/lightning.h>
 
 #include <torch/nn/functional/loss.h>
@@ -67,11 +69,7 @@ int main(int argc, char** argv) {
     fp32.push_back(ms_per_step("32-true", loader, steps));
     bf16.push_back(ms_per_step("bf16-mixed", loader, steps));
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  };
-  const double a = median(fp32), b = median(bf16);
+  const double a = bench::median(fp32), b = bench::median(bf16);
   std::cout << fmt::format("MLP 784-1024-1024-10, batch 256, {} threads, {} steps x {} rounds (median)\n",
                            torch::get_num_threads(), steps, rounds)
             << fmt::format("  32-true     {:8.2f} ms/step\n", a) << fmt::format("  bf16-mixed  {:8.2f} ms/step\n", b)

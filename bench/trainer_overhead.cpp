@@ -7,6 +7,8 @@
 // the cores) and the whole process's CPU time (the loggers' writer threads included).
 //
 //   ./build/bench/trainer_overhead [steps] [rounds]
+#include "stats.h"
+
 #include <lightning/lightning.h>
 #include <lightning/loggers/loggers.h>
 
@@ -179,12 +181,9 @@ Measurement measure(F&& run, int64_t steps) {
   return {seconds, static_cast<double>(g_allocations.load() - before) / static_cast<double>(steps)};
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
+
+using bench::median;
 
 int main(int argc, char** argv) {
   const int64_t steps = argc > 1 ? std::stoll(argv[1]) : 2000;

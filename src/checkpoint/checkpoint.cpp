@@ -94,6 +94,17 @@ Dict weights_of(const Dict& checkpoint, const std::string& path) {
   return checkpoint;
 }
 
+/// The highest N of the `hpc_ckpt_<N>.ckpt` files in `dir` (Lightning's SLURM requeue files), 0 if none.
+int64_t last_hpc_checkpoint(const std::string& dir) {
+  int64_t last = 0;
+  for (const auto& name : detail::list_dir(dir))
+    if (name.rfind("hpc_ckpt_", 0) == 0 && name.size() > 14 && name.substr(name.size() - 5) == ".ckpt")
+      last = std::max<int64_t>(last, std::atoll(name.substr(9, name.size() - 14).c_str()));
+  return last;
+}
+
+std::string hpc_checkpoint_path(const std::string& dir, int64_t n) { return fmt::format("{}/hpc_ckpt_{}.ckpt", dir, n); }
+
 Dict as_checkpoint(const c10::IValue& loaded, const std::string& path) {
   if (!loaded.isGenericDict())
     throw CheckpointError(fmt::format("'{}' holds a {}, not a checkpoint dictionary", path, loaded.tagKind()));
@@ -187,12 +198,8 @@ void Trainer::save_checkpoint(const std::string& filepath, bool weights_only) {
 }
 
 void Trainer::save_hpc_checkpoint() {
-  // Lightning's SLURM requeue file: hpc_ckpt_<N>.ckpt in default_root_dir, N one more than the last.
-  int64_t last = 0;
-  for (const auto& name : detail::list_dir(options_->default_root_dir))
-    if (name.rfind("hpc_ckpt_", 0) == 0 && name.size() > 14 && name.substr(name.size() - 5) == ".ckpt")
-      last = std::max<int64_t>(last, std::atoll(name.substr(9, name.size() - 14).c_str()));
-  const auto path = fmt::format("{}/hpc_ckpt_{}.ckpt", options_->default_root_dir, last + 1);
+  const auto& dir = options_->default_root_dir;
+  const auto path = hpc_checkpoint_path(dir, last_hpc_checkpoint(dir) + 1);
   save_checkpoint(path);
   checkpoint_io_->teardown();
   std::cerr << fmt::format("Saved the HPC checkpoint '{}'; `fit` resumes from it when run again.", path) << std::endl;
@@ -203,14 +210,9 @@ void Trainer::save_hpc_checkpoint() {
 std::optional<std::string> Trainer::resolve_ckpt_path(const std::optional<std::string>& requested) const {
   const bool fitting = state_.fn == TrainerFn::Fitting;
   auto hpc_checkpoint = [&]() -> std::optional<std::string> {
-    std::optional<std::string> best;
-    int64_t best_n = 0;
-    for (const auto& name : detail::list_dir(options_->default_root_dir))
-      if (name.rfind("hpc_ckpt_", 0) == 0 && name.size() > 14 && name.substr(name.size() - 5) == ".ckpt") {
-        const int64_t n = std::atoll(name.substr(9, name.size() - 14).c_str());
-        if (!best || n > best_n) best = options_->default_root_dir + "/" + name, best_n = n;
-      }
-    return best;
+    const int64_t last = last_hpc_checkpoint(options_->default_root_dir);
+    if (last == 0) return std::nullopt;
+    return hpc_checkpoint_path(options_->default_root_dir, last);
   };
   if (!requested) {
     if (fitting) {
