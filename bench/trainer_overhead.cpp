@@ -2,9 +2,11 @@
 // batch 32, in-memory data, one intra-op thread, 2000 steps. Prints time per step and the
 // ratio to the hand-written loop, measured in the same run (rounds alternate to share noise).
 // A second table prices the loggers: five scalars logged every step with log_every_n_steps=1,
-// sent to TensorBoard and CSV, against the same model and flags with logger=false. Besides wall
-// time it shows the training thread's CPU time (what the step costs when other programs share
-// the cores) and the whole process's CPU time (the loggers' writer threads included).
+// sent to TensorBoard and CSV, against the same model and flags with logger=false. It times the
+// steady state (after a tenth of the batches, to the end of training) as the cost per step, and
+// shows the rest of each run (creating the files, the last writes at finalize) as a fixed cost
+// per run. Besides wall time it shows the training thread's CPU time (what the step costs when
+// other programs share the cores) and the whole process's CPU time (writer threads included).
 //
 //   ./build/bench/trainer_overhead [steps] [rounds]
 #include "stats.h"
@@ -116,20 +118,46 @@ double cpu_seconds(clockid_t clock) {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-/// Seconds per step: wall, this thread's CPU, the process's CPU.
-struct StepTimes {
+/// Wall, training-thread CPU and process CPU seconds.
+struct Times {
   double wall, thread_cpu, process_cpu;
+  static Times now() {
+    return {std::chrono::duration<double>(Clock::now().time_since_epoch()).count(),
+            cpu_seconds(CLOCK_THREAD_CPUTIME_ID), cpu_seconds(CLOCK_PROCESS_CPUTIME_ID)};
+  }
+  Times operator-(const Times& o) const { return {wall - o.wall, thread_cpu - o.thread_cpu, process_cpu - o.process_cpu}; }
+  Times operator/(double n) const { return {wall / n, thread_cpu / n, process_cpu / n}; }
 };
 
-StepTimes with_loggers(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, LoggerCase loggers,
-                    const std::string& root) {
+/// Clocks the steady state: from the start of batch `first` to the end of training (the last
+/// rows queued, before the loggers' finalize).
+struct SteadyStateClock : L::Callback {
+  int64_t first;
+  Times start{}, end{};
+  explicit SteadyStateClock(int64_t first_batch) : first(first_batch) {}
+  void on_train_batch_start(L::Trainer&, L::LightningModule&, const L::Batch&, int64_t batch_idx) override {
+    if (batch_idx == first) start = Times::now();
+  }
+  void on_train_end(L::Trainer&, L::LightningModule&) override { end = Times::now(); }
+};
+
+/// Seconds per step in the steady state, and the rest of the run (setup, the loggers' files,
+/// their last writes at finalize) as a fixed cost per run.
+struct LoggerRun {
+  Times per_step, fixed;
+};
+
+LoggerRun with_loggers(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, LoggerCase loggers,
+                       const std::string& root) {
   torch::manual_seed(0);
   auto model = std::make_shared<Mlp>(false);
   model->five_scalars = true;
   L::DataLoader loader(std::make_shared<L::TensorDataset>(std::vector<torch::Tensor>{x, y}), {.batch_size = 32});
-  L::TrainerOptions options{.max_epochs = 1, .limit_val_batches = 0, .num_sanity_val_steps = 0,
-                            .log_every_n_steps = 1, .enable_progress_bar = false, .enable_model_summary = false,
-                            .default_root_dir = root};
+  const int64_t warmup = steps / 10;
+  auto clock = std::make_shared<SteadyStateClock>(warmup);
+  L::TrainerOptions options{.callbacks = {clock}, .max_epochs = 1, .limit_val_batches = 0,
+                            .num_sanity_val_steps = 0, .log_every_n_steps = 1, .enable_progress_bar = false,
+                            .enable_model_summary = false, .default_root_dir = root};
   options.enable_checkpointing = false;  // the comparison is about loggers only
   if (loggers == LoggerCase::None) {
     options.logger = false;
@@ -137,14 +165,14 @@ StepTimes with_loggers(const torch::Tensor& x, const torch::Tensor& y, int64_t s
     options.logger = std::vector<std::shared_ptr<L::Logger>>{std::make_shared<L::loggers::TensorBoardLogger>(root),
                                                              std::make_shared<L::loggers::CSVLogger>(root)};
   }
+  const Times before = Times::now();
   L::Trainer trainer(options);
-  const double thread0 = cpu_seconds(CLOCK_THREAD_CPUTIME_ID), process0 = cpu_seconds(CLOCK_PROCESS_CPUTIME_ID);
-  auto start = Clock::now();
   trainer.fit(model, loader);  // includes finalize: the loggers' last writes are waited for
-  const double wall = std::chrono::duration<double>(Clock::now() - start).count();
-  const double n = static_cast<double>(steps);
-  return {wall / n, (cpu_seconds(CLOCK_THREAD_CPUTIME_ID) - thread0) / n,
-          (cpu_seconds(CLOCK_PROCESS_CPUTIME_ID) - process0) / n};
+  const Times whole = Times::now() - before;
+  const double n = static_cast<double>(steps - warmup);
+  const Times per_step = (clock->end - clock->start) / n;
+  const Times steady = per_step / (1.0 / static_cast<double>(steps));  // all steps at the steady rate
+  return {per_step, whole - steady};
 }
 
 double with_trainer(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, bool defaults,
@@ -200,16 +228,14 @@ int main(int argc, char** argv) {
   ScratchDir scratch;
   hand_written(x, y, steps / 4);  // warm-up (allocator, BLAS)
   std::vector<double> hand, defaults, bare;
-  std::vector<double> none_wall, none_thread, none_process, both_wall, both_thread, both_process;
+  std::vector<LoggerRun> none, both;
   double hand_allocs = 0, defaults_allocs = 0, bare_allocs = 0;
   for (int r = 0; r < rounds; ++r) {
     auto mh = measure([&] { return hand_written(x, y, steps); }, steps);
     auto md = measure([&] { return with_trainer(x, y, steps, true, sink, scratch.path); }, steps);
     auto mb = measure([&] { return with_trainer(x, y, steps, false, sink, scratch.path); }, steps);
-    auto none = with_loggers(x, y, steps, LoggerCase::None, scratch.path);
-    auto both = with_loggers(x, y, steps, LoggerCase::TensorBoardAndCSV, scratch.path);
-    none_wall.push_back(none.wall), none_thread.push_back(none.thread_cpu), none_process.push_back(none.process_cpu);
-    both_wall.push_back(both.wall), both_thread.push_back(both.thread_cpu), both_process.push_back(both.process_cpu);
+    none.push_back(with_loggers(x, y, steps, LoggerCase::None, scratch.path));
+    both.push_back(with_loggers(x, y, steps, LoggerCase::TensorBoardAndCSV, scratch.path));
     hand.push_back(mh.seconds_per_step);
     defaults.push_back(md.seconds_per_step);
     bare.push_back(mb.seconds_per_step);
@@ -230,19 +256,32 @@ int main(int argc, char** argv) {
                            "Trainer, bar/summary/logging/checkpointing off", b * 1e3, b / h, bare_allocs);
   // Ratios per round (the two variants run back to back), then their median: slow changes in
   // the machine's load cancel out.
-  auto paired = [&](const std::vector<double>& both, const std::vector<double>& none) {
-    std::vector<double> r;
-    for (size_t i = 0; i < both.size(); ++i) r.push_back(both[i] / none[i]);
-    return median(r);
+  auto column = [](const std::vector<LoggerRun>& runs, double Times::*field, bool fixed) {
+    std::vector<double> v;
+    for (const auto& r : runs) v.push_back((fixed ? r.fixed : r.per_step).*field);
+    return v;
   };
-  std::cout << "\nloggers: 5 scalars logged every step, log_every_n_steps=1, bar/summary off\n"
-            << "(ms/step, and the median over rounds of the per-round ratio to logger=false)\n"
-            << fmt::format("{:<30} {:>16} {:>16} {:>16}\n", "variant", "wall", "train thread CPU", "process CPU")
+  auto cell = [&](double Times::*field) {
+    auto b = column(both, field, false), n = column(none, field, false);
+    std::vector<double> ratio;
+    for (size_t i = 0; i < b.size(); ++i) ratio.push_back(b[i] / n[i]);
+    return fmt::format("{:>9.4f} {:>6.3f}", median(b) * 1e3, median(ratio));
+  };
+  auto fixed = [&](const std::vector<LoggerRun>& runs, double Times::*field) {
+    return median(column(runs, field, true)) * 1e3;
+  };
+  std::cout << fmt::format("\nloggers: 5 scalars logged every step, log_every_n_steps=1, bar/summary off; steady state "
+                           "(batches {}..{}), the median over rounds of the per-round ratio to logger=false\n",
+                           steps / 10, steps - 1)
+            << fmt::format("{:<30} {:>16} {:>16} {:>16}\n", "ms/step, ratio", "wall", "train thread CPU", "process CPU")
             << fmt::format("{:<30} {:>9.4f} {:>6.3f} {:>9.4f} {:>6.3f} {:>9.4f} {:>6.3f}\n", "logger=false",
-                           median(none_wall) * 1e3, 1.0, median(none_thread) * 1e3, 1.0, median(none_process) * 1e3, 1.0)
-            << fmt::format("{:<30} {:>9.4f} {:>6.3f} {:>9.4f} {:>6.3f} {:>9.4f} {:>6.3f}  (target <= 1.03)\n",
-                           "TensorBoardLogger + CSVLogger", median(both_wall) * 1e3, paired(both_wall, none_wall),
-                           median(both_thread) * 1e3, paired(both_thread, none_thread), median(both_process) * 1e3,
-                           paired(both_process, none_process));
+                           median(column(none, &Times::wall, false)) * 1e3, 1.0,
+                           median(column(none, &Times::thread_cpu, false)) * 1e3, 1.0,
+                           median(column(none, &Times::process_cpu, false)) * 1e3, 1.0)
+            << fmt::format("{:<30} {} {} {}  (target <= 1.03)\n", "TensorBoardLogger + CSVLogger", cell(&Times::wall),
+                           cell(&Times::thread_cpu), cell(&Times::process_cpu))
+            << fmt::format("fixed cost per run (setup, first files, last writes at finalize), wall ms: logger=false "
+                           "{:.2f}, TensorBoard + CSV {:.2f}\n",
+                           fixed(none, &Times::wall), fixed(both, &Times::wall));
   return 0;
 }

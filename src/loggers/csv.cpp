@@ -1,6 +1,7 @@
 #include "lightning/loggers/csv.h"
 
 #include "lightning/utilities/errors.h"
+#include "loggers/key_table.h"
 #include "loggers/logger_files.h"
 #include "loggers/writer_thread.h"
 
@@ -32,7 +33,7 @@ struct Rows {
     size_t begin, end;  // cells of this row, sorted by key (they come from a std::map)
     int64_t step;
   };
-  std::vector<std::pair<std::string, double>> cells;
+  std::vector<std::pair<uint32_t, double>> cells;  // (key id, value)
   std::vector<Row> rows;
   void clear() { cells.clear(), rows.clear(); }
   void swap(Rows& other) { cells.swap(other.cells), rows.swap(other.rows); }
@@ -109,6 +110,7 @@ struct CSVLogger::Impl {
 
   // Filled on the caller's thread, written by the writer thread.
   std::mutex mutex;
+  detail::KeyTable columns;  // the ids of `pending`'s keys
   Rows pending;
   Hyperparameters hparams;
   bool hparams_dirty = false;
@@ -117,6 +119,7 @@ struct CSVLogger::Impl {
 
   // Owned by the writer thread.
   std::vector<std::string> keys;  // the file's header, sorted
+  std::vector<std::string> column_names;  // `columns`' names, copied under `mutex`
   std::string metrics_path, hparams_path;
 
   std::unique_ptr<detail::WriterThread> writer;
@@ -215,6 +218,7 @@ struct CSVLogger::Impl {
     {
       std::lock_guard lock(mutex);
       queued.swap(pending);
+      columns.copy_new_names(column_names);
       if (hparams_dirty) params = hparams;
       hparams_dirty = false;
     }
@@ -228,8 +232,8 @@ struct CSVLogger::Impl {
     }
     // Lightning's _record_new_keys: the header is every key seen so far, sorted.
     std::vector<std::string> new_keys;
-    for (const auto& [k, _] : cells)
-      if (!std::binary_search(keys.begin(), keys.end(), k) &&
+    for (const auto& [id, _] : cells)
+      if (const auto& k = column_names[id]; !std::binary_search(keys.begin(), keys.end(), k) &&
           std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end())
         new_keys.push_back(k);
     if (keys.empty() && std::find(new_keys.begin(), new_keys.end(), "step") == new_keys.end())
@@ -258,10 +262,10 @@ struct CSVLogger::Impl {
       for (size_t i = 0; i < keys.size(); ++i) {
         if (i) out.push_back(',');
         const std::string& k = keys[i];
-        while (j < r.end && cells[j].first < k) ++j;
+        while (j < r.end && column_names[cells[j].first] < k) ++j;
         if (k == "step") {
           append_int(out, r.step);
-        } else if (j < r.end && cells[j].first == k) {
+        } else if (j < r.end && column_names[cells[j].first] == k) {
           append_value(out, k, cells[j].second);
         }
       }
@@ -313,10 +317,11 @@ void CSVLogger::log_metrics(const std::map<std::string, double>& metrics, std::o
     auto& cells = impl_->pending.cells;
     const size_t begin = cells.size();
     const std::string& prefix = impl_->options.prefix;
-    for (const auto& [k, v] : metrics) {
-      if (prefix.empty() && k == "step") continue;  // Lightning: metrics["step"] = step
-      cells.emplace_back(prefix.empty() ? k : prefix + "-" + k, v);
-    }
+    // A "step" cell is left for the drain to drop: Lightning's row has metrics["step"] = step.
+    const auto& ids =
+        impl_->columns.ids(metrics, [&](const std::string& k) { return prefix.empty() ? k : prefix + "-" + k; });
+    auto id = ids.begin();
+    for (const auto& entry : metrics) cells.emplace_back(*id++, entry.second);
     impl_->pending.rows.push_back({begin, cells.size(), s});
     ++impl_->rows_logged;
   }

@@ -2,6 +2,7 @@
 
 #include "lightning/utilities/errors.h"
 #include "loggers/crc32c.h"
+#include "loggers/key_table.h"
 #include "loggers/logger_files.h"
 #include "loggers/png.h"
 #include "loggers/writer_thread.h"
@@ -64,7 +65,7 @@ std::string encode_event(double wall_time, int64_t step, pb::Summary summary) {
 
 struct SummaryWriter::Impl {
   struct Scalar {
-    std::string tag;
+    uint32_t tag;  // in `tags`
     double value;
     int64_t step;
     double wall_time;
@@ -74,6 +75,7 @@ struct SummaryWriter::Impl {
   std::FILE* file = nullptr;
   // Pending events, filled by add_* on the caller's thread, written by the writer thread.
   std::mutex mutex;
+  detail::KeyTable tags;
   std::vector<Scalar> scalars;       // encoded on the writer thread (the cheap, frequent kind)
   std::vector<std::string> encoded;  // already encoded events
   // Order between the two kinds: scalars queued before each encoded event.
@@ -84,6 +86,7 @@ struct SummaryWriter::Impl {
 
   // Owned by the writer thread: swapped with the queues so that their capacity is reused.
   std::vector<Scalar> spare_scalars;
+  std::vector<std::string> tag_names;  // `tags`' names, copied under `mutex`
   std::string out, record;
 
   /// Writes `out` to the file once it holds a good chunk, so memory stays bounded.
@@ -104,6 +107,7 @@ struct SummaryWriter::Impl {
       s.swap(scalars);
       e.swap(encoded);
       order.swap(scalars_before_encoded);
+      tags.copy_new_names(tag_names);
       pending = 0;
     }
     size_t next_scalar = 0;
@@ -115,7 +119,7 @@ struct SummaryWriter::Impl {
         const auto& x = s[next_scalar];
         event.set_wall_time(x.wall_time);
         event.set_step(x.step);
-        value->set_tag(x.tag);
+        value->set_tag(tag_names[x.tag]);
         value->set_simple_value(static_cast<float>(x.value));
         event.SerializeToString(&record);
         append_record(out, record);
@@ -206,10 +210,10 @@ void SummaryWriter::add_scalars(const std::map<std::string, double>& metrics, co
   {
     std::lock_guard lock(impl_->mutex);
     impl_->check_open("add_scalar");
-    for (const auto& [k, v] : metrics) {
-      impl_->scalars.push_back({prefix.empty() ? k : prefix + "-" + k, v, step, walltime});
-      ++impl_->pending;
-    }
+    const auto& ids = impl_->tags.ids(metrics, [&](const std::string& k) { return prefix.empty() ? k : prefix + "-" + k; });
+    auto id = ids.begin();
+    for (const auto& entry : metrics) impl_->scalars.push_back({*id++, entry.second, step, walltime});
+    impl_->pending += metrics.size();
     full = impl_->pending >= static_cast<size_t>(impl_->options.max_queue);
   }
   if (full) impl_->writer->wake();
@@ -220,7 +224,7 @@ void SummaryWriter::add_scalar(const std::string& tag, double value, int64_t ste
   {
     std::lock_guard lock(impl_->mutex);
     impl_->check_open("add_scalar");
-    impl_->scalars.push_back({tag, value, step, walltime ? *walltime : detail::wall_time_now()});
+    impl_->scalars.push_back({impl_->tags.id(tag), value, step, walltime ? *walltime : detail::wall_time_now()});
     full = impl_->queue_full();
   }
   if (full) impl_->writer->wake();

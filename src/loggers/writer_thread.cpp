@@ -36,6 +36,9 @@ WriterThread::~WriterThread() {
 }
 
 void WriterThread::wake() {
+  // Asked already (the common case when rows come every step): no lock. A stale read only
+  // delays the drain to the next wake or the flush timer.
+  if (pending_wake_.load(std::memory_order_relaxed)) return;
   std::unique_lock lock(mutex_);
   if (pending_wake_ || stopped_) return;
   pending_wake_ = true;

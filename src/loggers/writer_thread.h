@@ -3,6 +3,7 @@
 // woken, but at most once per `min_interval` (so logging every step costs one write per interval,
 // not one per step), every `period`, and at once on sync/stop. Keeps file IO off the training
 // thread.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -25,7 +26,7 @@ class WriterThread {
   WriterThread& operator=(const WriterThread&) = delete;
 
   /// Asks for a drain within `min_interval` of the last one; returns at once. Wakes before the
-  /// drain starts cost a mutex each, the first one also a notify.
+  /// drain starts cost an atomic load each; the first one also a mutex and a notify.
   void wake();
   /// Runs a drain that starts after this call and waits for it; rethrows the first error a
   /// drain raised since the last sync.
@@ -41,7 +42,7 @@ class WriterThread {
   std::mutex mutex_;
   std::condition_variable wake_cv_, done_cv_;
   uint64_t requested_ = 0, completed_ = 0;  // sync requests
-  bool pending_wake_ = false;
+  std::atomic<bool> pending_wake_ = false;  // written under `mutex_`
   bool stopping_ = false, stopped_ = false;
   std::exception_ptr error_;
   std::thread thread_;

@@ -26,28 +26,28 @@ double to_double(const torch::Tensor& t) {
 
 void LoggerConnector::log_metrics(const std::map<std::string, torch::Tensor>& metrics, std::optional<int64_t> step) {
   if (trainer_.loggers().empty() || metrics.empty()) return;
-  std::map<std::string, double> row;
+  row_.clear();
+  row_slots_.clear();  // the training row's cache points into row_
   for (const auto& [key, value] : metrics) {
-    if (auto it = logged_metrics_.find(key); it != logged_metrics_.end())
-      it->second = value;
-    else
-      logged_metrics_.emplace(key, value);
-    row.emplace_hint(row.end(), key, to_double(value));  // keys arrive sorted: no search
+    logged_metrics_.insert_or_assign(key, value);
+    row_.emplace_hint(row_.end(), key, to_double(value));  // keys arrive sorted: no search
   }
   if (!step) {
     // A logged "step" value is the row's step, as in Lightning.
-    if (auto it = row.find("step"); it != row.end()) {
+    if (auto it = row_.find("step"); it != row_.end()) {
       step = static_cast<int64_t>(it->second);
-      row.erase(it);
+      row_.erase(it);
     }
   }
-  if (!step) {
-    // Lightning adds "epoch" to the row only, not to logged_metrics.
-    row.emplace("epoch", static_cast<double>(trainer_.current_epoch()));
-    step = trainer_.fit_loop().epoch_loop.batches_that_stepped;
-  }
+  // Lightning adds "epoch" (unless logged) to rows without a step, and not to logged_metrics.
+  if (!step) row_.try_emplace("epoch", static_cast<double>(trainer_.current_epoch()));
+  send_row(step);
+}
+
+void LoggerConnector::send_row(std::optional<int64_t> step) {
+  const int64_t row_step = step.value_or(trainer_.fit_loop().epoch_loop.batches_that_stepped);
   for (const auto& logger : trainer_.loggers()) {
-    logger->log_metrics(row, step);
+    logger->log_metrics(row_, row_step);
     logger->save();
   }
 }
@@ -68,7 +68,41 @@ void LoggerConnector::update_train_step_metrics() {
   auto& loop = trainer_.fit_loop().epoch_loop;
   if (loop.should_accumulate() && trainer_.lightning_module().automatic_optimization) return;
   if (trainer_.loggers().empty() || loop.results.empty()) return;
-  if (trainer_.fast_dev_run() > 0 || should_update_logs()) log_metrics(loop.results.metrics(true, true).log);
+  if (trainer_.fast_dev_run() == 0 && !should_update_logs()) return;
+  // The same keys are logged at most steps: the row is then refilled in place, with no map
+  // building or allocation (logged_metrics is brought up to date when read).
+  auto in_row = [](const ResultMetric& m) { return m.logger && m.on_step && m.step_value.defined(); };
+  size_t n = 0;
+  bool cached = true;
+  for (const ResultMetric* m : loop.results.ordered()) {
+    if (!in_row(*m)) continue;
+    cached = cached && n < row_slots_.size() && row_slots_[n].first == m;
+    ++n;
+  }
+  if (n == 0) return;
+  if (!cached || n != row_slots_.size()) {
+    row_.clear();
+    row_slots_.clear();
+    bool has_step = false;
+    for (const ResultMetric* m : loop.results.ordered()) {
+      if (!in_row(*m)) continue;
+      const bool is_step = m->step_name == "step";  // the row's step, as in Lightning
+      has_step = has_step || is_step;
+      row_slots_.emplace_back(m, is_step ? nullptr : &row_[m->step_name]);
+    }
+    auto [epoch, added] = has_step ? std::pair{row_.end(), false} : row_.try_emplace("epoch");
+    epoch_slot_ = added ? &epoch->second : nullptr;
+  }
+  std::optional<int64_t> step;
+  for (const auto& [m, slot] : row_slots_) {
+    const double value = to_double(m->step_value);
+    if (slot)
+      *slot = value;
+    else
+      step = static_cast<int64_t>(value);
+  }
+  if (epoch_slot_) *epoch_slot_ = static_cast<double>(trainer_.current_epoch());
+  send_row(step);
 }
 
 void LoggerConnector::merge(const MetricViews& views) {

@@ -98,8 +98,10 @@ void ResultCollection::log(std::string_view fx, const std::string& name, const t
     m.on_epoch = on_epoch;
     m.enable_graph = options.enable_graph;
     m.reduce = parse_reduce(fx, name, options.reduce_fx);
+    m.step_name = m.forked() ? name + "_step" : name;
+    m.epoch_name = m.forked() ? name + "_epoch" : name;
     it = metrics_.emplace(key_, std::move(m)).first;
-    order_.push_back(key_);
+    ordered_.push_back(&it->second);
   } else {
     const auto& m = it->second;
     if (m.prog_bar != options.prog_bar || m.logger != options.logger || m.on_step != on_step ||
@@ -115,10 +117,10 @@ void ResultCollection::log(std::string_view fx, const std::string& name, const t
   it->second.update(stored, batch_size);
 }
 
-MetricViews ResultCollection::metrics(bool on_step, bool log_only) {
+MetricViews ResultCollection::metrics(bool on_step) {
   MetricViews views;
-  for (const auto& key : order_) {
-    auto& m = metrics_.at(key);
+  for (ResultMetric* metric : ordered_) {
+    auto& m = *metric;
     torch::Tensor value;
     if (on_step && m.on_step)
       value = m.step_value;
@@ -126,11 +128,7 @@ MetricViews ResultCollection::metrics(bool on_step, bool log_only) {
       value = m.compute();
     if (!value.defined()) continue;
     if (!m.enable_graph && value.requires_grad()) value = value.detach();
-    auto forked = m.forked_name(on_step);
-    if (log_only) {
-      if (m.logger) views.log.insert_or_assign(std::move(forked), std::move(value));
-      continue;
-    }
+    const auto& forked = m.forked_name(on_step);
     if (m.logger) views.log[forked] = value;
     if (training_ || (m.on_epoch && !on_step)) {
       views.callback[m.name] = value;

@@ -208,3 +208,43 @@ TEST(Logging, EpochLevelLoggingFromEpochEndHook) {
   EXPECT_EQ(logger->rows[1].metrics.at("epoch"), 1);
   EXPECT_EQ(logger->rows[1].step, 5);
 }
+
+// Training rows are refilled in place while the logged keys stay the same; a key logged only on
+// some steps, a logged "epoch" and the epoch rows in between must still give Lightning's rows.
+TEST(Logging, LoggerRowsFollowTheKeysLoggedAtEachStep) {
+  struct SometimesLogs : BoringModel {
+    StepOutput training_step(const Batch& b, int64_t i) override {
+      log("a", static_cast<double>(i));
+      if (i % 2 == 0) log("b", 10.0 + static_cast<double>(i));
+      if (i == 3) log("epoch", 42.0);
+      log("hidden", 1.0, {.logger = false});
+      log("m", 2.0, {.on_step = false, .on_epoch = true});
+      return BoringModel::training_step(b, i);
+    }
+  };
+  auto logger = std::make_shared<RecordingLogger>();
+  Trainer trainer(quiet({.logger = logger, .max_epochs = 2, .limit_train_batches = 5, .limit_val_batches = 0,
+                         .log_every_n_steps = 1}));
+  trainer.fit(std::make_shared<SometimesLogs>());
+  using Row = std::map<std::string, double>;
+  std::vector<std::pair<Row, int64_t>> expected;
+  for (int e = 0; e < 2; ++e) {
+    const double ep = e;
+    expected.push_back({{{"a", 0}, {"b", 10}, {"epoch", ep}}, 5 * e + 0});
+    expected.push_back({{{"a", 1}, {"epoch", ep}}, 5 * e + 1});
+    expected.push_back({{{"a", 2}, {"b", 12}, {"epoch", ep}}, 5 * e + 2});
+    expected.push_back({{{"a", 3}, {"epoch", 42}}, 5 * e + 3});
+    expected.push_back({{{"a", 4}, {"b", 14}, {"epoch", ep}}, 5 * e + 4});
+    expected.push_back({{{"m", 2}, {"epoch", ep}}, 5 * e + 4});  // the epoch row, at the last step
+  }
+  ASSERT_EQ(logger->rows.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(logger->rows[i].metrics, expected[i].first) << "row " << i;
+    EXPECT_EQ(logger->rows[i].step, expected[i].second) << "row " << i;
+  }
+  // logged_metrics follows the rows (the last step's values and the epoch value), not `hidden`.
+  const auto logged = trainer.logged_metrics();
+  EXPECT_DOUBLE_EQ(value(logged, "a"), 4);
+  EXPECT_DOUBLE_EQ(value(logged, "m"), 2);
+  EXPECT_EQ(logged.count("hidden"), 0u);
+}

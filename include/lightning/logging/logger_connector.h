@@ -8,6 +8,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace lightning {
 
@@ -42,9 +44,16 @@ class LoggerConnector {
  private:
   void refresh_from_active_results();
   void merge(const MetricViews& views);
+  /// Sends `row_` to every logger at `step` (default: the loop's `_batches_that_stepped`).
+  void send_row(std::optional<int64_t> step);
   Trainer& trainer_;
   bool epoch_end_reached_ = false;
   std::map<std::string, torch::Tensor> callback_metrics_, logged_metrics_, progress_bar_metrics_;
+  // The last row sent to the loggers. When it was a training step row, `row_slots_` says which
+  // logged value fills which cell (nullptr: the row's step) and `epoch_slot_` the added epoch.
+  std::map<std::string, double> row_;
+  std::vector<std::pair<const ResultMetric*, double*>> row_slots_;
+  double* epoch_slot_ = nullptr;
 };
 
 }  // namespace lightning

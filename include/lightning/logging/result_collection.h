@@ -27,9 +27,9 @@ struct ResultMetric {
 
   /// Logged with both on_step and on_epoch: reported as name_step / name_epoch.
   bool forked() const { return on_step && on_epoch; }
-  std::string forked_name(bool step) const {
-    return forked() ? name + (step ? "_step" : "_epoch") : name;
-  }
+  /// The key of its step or epoch value in the metric dictionaries and logger rows.
+  const std::string& forked_name(bool step) const { return step ? step_name : epoch_name; }
+  std::string step_name, epoch_name;
 
   /// The value logged in the current batch (undefined when not logged in it).
   torch::Tensor step_value;
@@ -64,20 +64,21 @@ class ResultCollection {
   void log(std::string_view fx, const std::string& name, const torch::Tensor& value, bool on_step,
            bool on_epoch, const LogOptions& options, double batch_size);
   /// Step values (on_step=true) or epoch values of everything logged.
-  /// `log_only`: fill only `log` (a logger row needs nothing else).
-  MetricViews metrics(bool on_step, bool log_only = false);
+  MetricViews metrics(bool on_step);
   /// Forgets the values of the current batch.
   void on_batch_start();
   /// Forgets everything (start of an epoch).
   void reset();
   bool empty() const { return metrics_.empty(); }
   bool training() const { return training_; }
+  /// Every logged key, in the order first logged.
+  const std::vector<ResultMetric*>& ordered() const { return ordered_; }
 
  private:
   bool training_;
-  // Keyed by "fx.name"; insertion order kept for stable output.
-  std::vector<std::string> order_;
+  // Keyed by "fx.name"; `ordered_` points into it (map nodes do not move).
   std::map<std::string, ResultMetric> metrics_;
+  std::vector<ResultMetric*> ordered_;
   std::string key_;
 };
 
