@@ -1,6 +1,7 @@
 #include "loggers/crc32c.h"
 
 #include <array>
+#include <cstring>
 
 namespace lightning::detail {
 namespace {
@@ -25,7 +26,7 @@ constexpr Tables kTables = make_tables();
 
 }  // namespace
 
-uint32_t crc32c(const void* data, size_t size) {
+uint32_t crc32c_portable(const void* data, size_t size) {
   const auto* p = static_cast<const unsigned char*>(data);
   uint32_t c = 0xFFFFFFFFu;
   for (; size >= 8; p += 8, size -= 8) {
@@ -37,6 +38,34 @@ uint32_t crc32c(const void* data, size_t size) {
   for (; size > 0; ++p, --size) c = kTables[0][(c ^ *p) & 0xFF] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+namespace {
+
+// SSE4.2's crc32 instruction computes CRC-32C, eight bytes per instruction.
+__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(const void* data, size_t size) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  uint64_t c = 0xFFFFFFFFu;
+  for (; size >= 8; p += 8, size -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = __builtin_ia32_crc32di(c, word);
+  }
+  auto c32 = static_cast<uint32_t>(c);
+  for (; size > 0; ++p, --size) c32 = __builtin_ia32_crc32qi(c32, *p);
+  return c32 ^ 0xFFFFFFFFu;
+}
+
+const bool kHasSse42 = __builtin_cpu_supports("sse4.2");
+
+}  // namespace
+
+uint32_t crc32c(const void* data, size_t size) {
+  return kHasSse42 ? crc32c_sse42(data, size) : crc32c_portable(data, size);
+}
+#else
+uint32_t crc32c(const void* data, size_t size) { return crc32c_portable(data, size); }
+#endif
 
 uint32_t masked_crc32c(const void* data, size_t size) {
   const uint32_t c = crc32c(data, size);

@@ -8,6 +8,7 @@
 #include "helpers/temp_dir.h"
 #include "loggers/crc32c.h"
 #include "loggers/event_file_reader.h"
+#include "tensorboard.pb.h"
 
 #include <torch/types.h>
 
@@ -60,7 +61,7 @@ TEST(Crc32c, StandardTestVectors) {
   const std::string zeros(32, '\0'), ones(32, '\xff');
   std::string ascending, descending;
   for (int i = 0; i < 32; ++i) ascending.push_back(static_cast<char>(i)), descending.push_back(static_cast<char>(31 - i));
-  for (auto crc : {&L::detail::crc32c, &L::testing::reference_crc32c}) {
+  for (auto crc : {&L::detail::crc32c, &L::detail::crc32c_portable, &L::testing::reference_crc32c}) {
     EXPECT_EQ(crc(digits.data(), digits.size()), 0xE3069283u);
     EXPECT_EQ(crc(zeros.data(), zeros.size()), 0x8A9136AAu);
     EXPECT_EQ(crc(ones.data(), ones.size()), 0x62A8AB43u);
@@ -70,6 +71,14 @@ TEST(Crc32c, StandardTestVectors) {
   }
   EXPECT_EQ(L::detail::masked_crc32c(digits.data(), digits.size()),
             L::testing::reference_masked_crc32c(digits.data(), digits.size()));
+  // Every length and alignment through the 8-byte steps and the byte tail.
+  std::string bytes;
+  for (int i = 0; i < 300; ++i) bytes.push_back(static_cast<char>((i * 7919 + 13) & 0xFF));
+  for (size_t start = 0; start < 8; ++start)
+    for (size_t n = 0; start + n <= bytes.size(); ++n)
+      for (auto crc : {&L::detail::crc32c, &L::detail::crc32c_portable})
+        ASSERT_EQ(crc(bytes.data() + start, n), L::testing::reference_crc32c(bytes.data() + start, n))
+            << "start " << start << " length " << n;
 }
 
 TEST(TensorBoardLogger, EventFileNameAndFirstRecord) {
@@ -109,6 +118,32 @@ TEST(TensorBoardLogger, ScalarsWithTagsStepsAndNonFiniteValues) {
   EXPECT_TRUE(std::isnan(std::get<1>(s[3])));
   EXPECT_TRUE(std::isinf(std::get<1>(s[4])) && std::get<1>(s[4]) < 0);
   EXPECT_EQ(std::get<2>(s[4]), 7);
+}
+
+// Scalar events are encoded by hand; protobuf's own serializer must write the same bytes.
+TEST(SummaryWriter, ScalarEventsAreProtobufsOwnEncoding) {
+  TempDir tmp;
+  const std::string long_tag(200, 'x');  // a two-byte length
+  {
+    SummaryWriter writer(tmp.str());
+    writer.add_scalar("loss", 0.5, 3, 1700000000.25);
+    writer.add_scalar(long_tag, -0.0, 0, 0.0);  // zero step and wall time are left out
+    writer.add_scalar("", std::nan(""), -5, 1.0);
+    writer.add_scalar("big_step", INFINITY, int64_t{1} << 40, 2.5);
+    writer.add_scalar("tiny", 1e-45, 1, 3.0);
+  }
+  const auto records = L::testing::read_records(L::testing::read_file(only_event_file(tmp.str())));
+  ASSERT_EQ(records.size(), 6u);  // file_version first
+  for (size_t i = 1; i < records.size(); ++i) {
+    lightning::tensorboard_proto::Event event;
+    ASSERT_TRUE(event.ParseFromString(records[i])) << "record " << i;
+    EXPECT_EQ(event.SerializeAsString(), records[i]) << "record " << i;
+  }
+  auto events = L::testing::read_events(only_event_file(tmp.str()));
+  EXPECT_EQ(events[2].values.at(0).string(1), long_tag);
+  EXPECT_EQ(events[3].step, -5);
+  EXPECT_EQ(events[4].step, int64_t{1} << 40);
+  EXPECT_DOUBLE_EQ(events[1].wall_time, 1700000000.25);
 }
 
 TEST(TensorBoardLogger, HyperparametersThroughTheHparamsPlugin) {
