@@ -1,12 +1,15 @@
 // Trainer::fit against a hand-written LibTorch loop doing the same work: MLP 32->64->10,
-// batch 32, in-memory data, one intra-op thread, 2000 steps. Prints time per step and the
-// ratio to the hand-written loop, measured in the same run (rounds alternate to share noise).
+// batch 32, in-memory data, one intra-op thread, 2000 steps, as a ratio of time per step.
+// Every variant is timed two ways: in the steady state (from batch steps/10 to the end of the
+// last batch), which is what a step costs, and over the whole fit() divided by the steps; the
+// difference is shown as a fixed cost per run (setup, the loggers' files, the end-of-epoch
+// checkpoint, the loggers' last writes at finalize). Ratios are the median over rounds of each
+// round's ratio; each round starts at another variant, so slow changes in the machine's load
+// and order effects cancel out.
 // A second table prices the loggers: five scalars logged every step with log_every_n_steps=1,
-// sent to TensorBoard and CSV, against the same model and flags with logger=false. It times the
-// steady state (after a tenth of the batches, to the end of training) as the cost per step, and
-// shows the rest of each run (creating the files, the last writes at finalize) as a fixed cost
-// per run. Besides wall time it shows the training thread's CPU time (what the step costs when
-// other programs share the cores) and the whole process's CPU time (writer threads included).
+// sent to TensorBoard and CSV, against the same model and flags with logger=false. Besides wall
+// time it shows the training thread's CPU time (what the step costs when other programs share
+// the cores) and the whole process's CPU time (writer threads included).
 //
 //   ./build/bench/trainer_overhead [steps] [rounds]
 #include "stats.h"
@@ -32,6 +35,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <new>
 
@@ -82,21 +86,6 @@ struct Mlp : L::LightningModule {
   }
 };
 
-double hand_written(const torch::Tensor& x, const torch::Tensor& y, int64_t steps) {
-  torch::manual_seed(0);
-  auto net = make_mlp();
-  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.01));
-  auto start = Clock::now();
-  for (int64_t i = 0; i < steps; ++i) {
-    auto xb = x.narrow(0, i * 32, 32), yb = y.narrow(0, i * 32, 32);
-    opt.zero_grad();
-    auto loss = torch::nn::functional::cross_entropy(net->forward(xb), yb);
-    loss.backward();
-    opt.step();
-  }
-  return std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(steps);
-}
-
 /// A scratch folder for the loggers' files, removed at exit.
 struct ScratchDir {
   std::string path;
@@ -126,92 +115,140 @@ struct Times {
             cpu_seconds(CLOCK_THREAD_CPUTIME_ID), cpu_seconds(CLOCK_PROCESS_CPUTIME_ID)};
   }
   Times operator-(const Times& o) const { return {wall - o.wall, thread_cpu - o.thread_cpu, process_cpu - o.process_cpu}; }
-  Times operator/(double n) const { return {wall / n, thread_cpu / n, process_cpu / n}; }
+  Times operator*(double k) const { return {wall * k, thread_cpu * k, process_cpu * k}; }
 };
 
-/// Clocks the steady state: from the start of batch `first` to the end of training (the last
-/// rows queued, before the loggers' finalize).
-struct SteadyStateClock : L::Callback {
-  int64_t first;
-  Times start{}, end{};
-  explicit SteadyStateClock(int64_t first_batch) : first(first_batch) {}
-  void on_train_batch_start(L::Trainer&, L::LightningModule&, const L::Batch&, int64_t batch_idx) override {
-    if (batch_idx == first) start = Times::now();
-  }
-  void on_train_end(L::Trainer&, L::LightningModule&) override { end = Times::now(); }
-};
-
-/// Seconds per step in the steady state, and the rest of the run (setup, the loggers' files,
-/// their last writes at finalize) as a fixed cost per run.
-struct LoggerRun {
-  Times per_step, fixed;
-};
-
-LoggerRun with_loggers(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, LoggerCase loggers,
-                       const std::string& root) {
-  torch::manual_seed(0);
-  auto model = std::make_shared<Mlp>(false);
-  model->five_scalars = true;
-  L::DataLoader loader(std::make_shared<L::TensorDataset>(std::vector<torch::Tensor>{x, y}), {.batch_size = 32});
-  const int64_t warmup = steps / 10;
-  auto clock = std::make_shared<SteadyStateClock>(warmup);
-  L::TrainerOptions options{.callbacks = {clock}, .max_epochs = 1, .limit_val_batches = 0,
-                            .num_sanity_val_steps = 0, .log_every_n_steps = 1, .enable_progress_bar = false,
-                            .enable_model_summary = false, .default_root_dir = root};
-  options.enable_checkpointing = false;  // the comparison is about loggers only
-  if (loggers == LoggerCase::None) {
-    options.logger = false;
-  } else {
-    options.logger = std::vector<std::shared_ptr<L::Logger>>{std::make_shared<L::loggers::TensorBoardLogger>(root),
-                                                             std::make_shared<L::loggers::CSVLogger>(root)};
-  }
-  const Times before = Times::now();
-  L::Trainer trainer(options);
-  trainer.fit(model, loader);  // includes finalize: the loggers' last writes are waited for
-  const Times whole = Times::now() - before;
-  const double n = static_cast<double>(steps - warmup);
-  const Times per_step = (clock->end - clock->start) / n;
-  const Times steady = per_step / (1.0 / static_cast<double>(steps));  // all steps at the steady rate
-  return {per_step, whole - steady};
-}
-
-double with_trainer(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, bool defaults,
-                    std::ostream& sink, const std::string& root) {
-  torch::manual_seed(0);
-  auto model = std::make_shared<Mlp>(defaults);
-  L::DataLoader loader(std::make_shared<L::TensorDataset>(std::vector<torch::Tensor>{x, y}), {.batch_size = 32});
-  L::TrainerOptions options{.max_epochs = 1, .limit_val_batches = 0, .num_sanity_val_steps = 0,
-                            .default_root_dir = root};
-  if (defaults) {
-    // What a user has by default (TensorBoard logger included), with the bar writing to a file.
-    options.callbacks = {std::make_shared<L::TQDMProgressBar>(1, &sink)};
-  } else {
-    options.enable_progress_bar = false;
-    options.enable_model_summary = false;
-    options.logger = false;
-    options.enable_checkpointing = false;
-  }
-  L::Trainer trainer(options);
-  auto start = Clock::now();
-  trainer.fit(model, loader);
-  return std::chrono::duration<double>(Clock::now() - start).count() / static_cast<double>(steps);
-}
-
-struct Measurement {
-  double seconds_per_step;
+/// One timed run: seconds per step in the steady state (from the start of batch steps/10 to the
+/// end of the last batch), the whole run per step, and the rest of the run (setup, the first
+/// files, the end-of-epoch checkpoint, the loggers' last writes) as a fixed cost.
+struct Run {
+  Times per_step, whole_per_step, fixed;
   double allocations_per_step;
 };
 
+/// The steady-state window, read by each variant the same way.
+struct Window {
+  int64_t first, last;
+  Times start{}, end{};
+  explicit Window(int64_t steps) : first(steps / 10), last(steps - 1) {}
+  void on_start(int64_t step) {
+    if (step == first) start = Times::now();
+  }
+  void on_end(int64_t step) {
+    if (step == last) end = Times::now();
+  }
+  Run result(const Times& whole, uint64_t allocations) const {
+    const double steps = static_cast<double>(last + 1), n = static_cast<double>(last + 1 - first);
+    const Times per_step = (end - start) * (1.0 / n);
+    return {per_step, whole * (1.0 / steps), whole - per_step * steps, static_cast<double>(allocations) / steps};
+  }
+};
+
+struct WindowCallback : L::Callback {
+  Window& window;
+  explicit WindowCallback(Window& w) : window(w) {}
+  void on_train_batch_start(L::Trainer&, L::LightningModule&, const L::Batch&, int64_t batch_idx) override {
+    window.on_start(batch_idx);
+  }
+  void on_train_batch_end(L::Trainer&, L::LightningModule&, const L::StepOutput&, const L::Batch&,
+                          int64_t batch_idx) override {
+    window.on_end(batch_idx);
+  }
+};
+
+/// Times `run()` as a whole and in its steady-state window; counts its allocations.
 template <typename F>
-Measurement measure(F&& run, int64_t steps) {
-  const uint64_t before = g_allocations.load();
-  const double seconds = run();
-  return {seconds, static_cast<double>(g_allocations.load() - before) / static_cast<double>(steps)};
+Run timed(Window& window, F&& run) {
+  const uint64_t allocations = g_allocations.load();
+  const Times before = Times::now();
+  run();
+  const Times whole = Times::now() - before;
+  return window.result(whole, g_allocations.load() - allocations);
+}
+
+Run hand_written(const torch::Tensor& x, const torch::Tensor& y, int64_t steps) {
+  torch::manual_seed(0);
+  auto net = make_mlp();
+  torch::optim::SGD opt(net->parameters(), torch::optim::SGDOptions(0.01));
+  Window window(steps);
+  return timed(window, [&] {
+    for (int64_t i = 0; i < steps; ++i) {
+      window.on_start(i);
+      auto xb = x.narrow(0, i * 32, 32), yb = y.narrow(0, i * 32, 32);
+      opt.zero_grad();
+      auto loss = torch::nn::functional::cross_entropy(net->forward(xb), yb);
+      loss.backward();
+      opt.step();
+      window.on_end(i);
+    }
+  });
+}
+
+/// Trainer::fit on the same work, one epoch. The clock starts after the model, loader and
+/// Trainer are built; it includes finalize (the loggers' last writes are waited for).
+Run with_trainer(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, std::shared_ptr<Mlp> model,
+                 L::TrainerOptions options) {
+  torch::manual_seed(0);
+  L::DataLoader loader(std::make_shared<L::TensorDataset>(std::vector<torch::Tensor>{x, y}), {.batch_size = 32});
+  options.max_epochs = 1;
+  options.limit_val_batches = 0;
+  options.num_sanity_val_steps = 0;
+  Window window(steps);
+  options.callbacks.push_back(std::make_shared<WindowCallback>(window));
+  L::Trainer trainer(options);
+  return timed(window, [&] { trainer.fit(model, loader); });
+}
+
+/// What a user has by default (TensorBoard logger, checkpointing, summary), `log` every step,
+/// the bar writing to a file.
+Run defaults(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, std::ostream& sink,
+             const std::string& root) {
+  L::TrainerOptions options{.callbacks = {std::make_shared<L::TQDMProgressBar>(1, &sink)}, .default_root_dir = root};
+  return with_trainer(x, y, steps, std::make_shared<Mlp>(true), options);
+}
+
+/// Bar, summary, logging and checkpointing off.
+Run bare(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, const std::string& root) {
+  L::TrainerOptions options{.logger = false, .enable_checkpointing = false, .enable_progress_bar = false,
+                            .enable_model_summary = false, .default_root_dir = root};
+  return with_trainer(x, y, steps, std::make_shared<Mlp>(false), options);
+}
+
+/// Five scalars logged every step (log_every_n_steps=1) to TensorBoard and CSV, or with
+/// logger=false; bar, summary and checkpointing off.
+Run with_loggers(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, LoggerCase loggers,
+                 const std::string& root) {
+  auto model = std::make_shared<Mlp>(false);
+  model->five_scalars = true;
+  L::TrainerOptions options{.log_every_n_steps = 1, .enable_checkpointing = false, .enable_progress_bar = false,
+                            .enable_model_summary = false, .default_root_dir = root};
+  if (loggers == LoggerCase::None)
+    options.logger = false;
+  else
+    options.logger = std::vector<std::shared_ptr<L::Logger>>{std::make_shared<L::loggers::TensorBoardLogger>(root),
+                                                             std::make_shared<L::loggers::CSVLogger>(root)};
+  return with_trainer(x, y, steps, model, options);
 }
 
 }  // namespace
 
 using bench::median;
+
+/// The median over rounds of `field` of each round's run.
+double median_of(const std::vector<Run>& runs, Times Run::*part, double Times::*field) {
+  std::vector<double> v;
+  for (const auto& r : runs) v.push_back(r.*part.*field);
+  return median(v);
+}
+
+/// The median over rounds of the per-round ratio (variants of a round run back to back, so slow
+/// changes in the machine's load cancel out).
+double paired_ratio(const std::vector<Run>& runs, const std::vector<Run>& baseline, Times Run::*part,
+                    double Times::*field) {
+  std::vector<double> v;
+  for (size_t i = 0; i < runs.size(); ++i) v.push_back(runs[i].*part.*field / (baseline[i].*part.*field));
+  return median(v);
+}
 
 int main(int argc, char** argv) {
   const int64_t steps = argc > 1 ? std::stoll(argv[1]) : 2000;
@@ -227,61 +264,51 @@ int main(int argc, char** argv) {
 
   ScratchDir scratch;
   hand_written(x, y, steps / 4);  // warm-up (allocator, BLAS)
-  std::vector<double> hand, defaults, bare;
-  std::vector<LoggerRun> none, both;
-  double hand_allocs = 0, defaults_allocs = 0, bare_allocs = 0;
-  for (int r = 0; r < rounds; ++r) {
-    auto mh = measure([&] { return hand_written(x, y, steps); }, steps);
-    auto md = measure([&] { return with_trainer(x, y, steps, true, sink, scratch.path); }, steps);
-    auto mb = measure([&] { return with_trainer(x, y, steps, false, sink, scratch.path); }, steps);
-    none.push_back(with_loggers(x, y, steps, LoggerCase::None, scratch.path));
-    both.push_back(with_loggers(x, y, steps, LoggerCase::TensorBoardAndCSV, scratch.path));
-    hand.push_back(mh.seconds_per_step);
-    defaults.push_back(md.seconds_per_step);
-    bare.push_back(mb.seconds_per_step);
-    hand_allocs = mh.allocations_per_step, defaults_allocs = md.allocations_per_step;
-    bare_allocs = mb.allocations_per_step;
-  }
+  std::vector<Run> hand, user_defaults, bare_trainer, none, both;
+  const std::vector<std::function<void()>> variants = {
+      [&] { hand.push_back(hand_written(x, y, steps)); },
+      [&] { user_defaults.push_back(defaults(x, y, steps, sink, scratch.path)); },
+      [&] { bare_trainer.push_back(bare(x, y, steps, scratch.path)); },
+      [&] { none.push_back(with_loggers(x, y, steps, LoggerCase::None, scratch.path)); },
+      [&] { both.push_back(with_loggers(x, y, steps, LoggerCase::TensorBoardAndCSV, scratch.path)); }};
+  // Each round starts at another variant, so that none of them always runs first (or after the
+  // same neighbour) in a round.
+  for (int r = 0; r < rounds; ++r)
+    for (size_t i = 0; i < variants.size(); ++i) variants[(i + static_cast<size_t>(r)) % variants.size()]();
   std::cout.rdbuf(stdout_buf);
   std::cerr.rdbuf(stderr_buf);
-  const double h = median(hand), d = median(defaults), b = median(bare);
-  std::cout << fmt::format("trainer_overhead: MLP 32-64-10, batch 32, {} steps, 1 thread, median of {} rounds\n",
-                           steps, rounds)
-            << fmt::format("{:<50} {:>9} {:>7} {:>13}\n", "variant", "ms/step", "ratio", "allocs/step")
-            << fmt::format("{:<50} {:>9.4f} {:>7.3f} {:>13.1f}\n", "hand-written LibTorch loop", h * 1e3, 1.0,
-                           hand_allocs)
-            << fmt::format("{:<50} {:>9.4f} {:>7.3f} {:>13.1f}  (target <= 1.05)\n",
-                           "Trainer defaults (bar to a file, log every step)", d * 1e3, d / h, defaults_allocs)
-            << fmt::format("{:<50} {:>9.4f} {:>7.3f} {:>13.1f}  (target <= 1.02)\n",
-                           "Trainer, bar/summary/logging/checkpointing off", b * 1e3, b / h, bare_allocs);
-  // Ratios per round (the two variants run back to back), then their median: slow changes in
-  // the machine's load cancel out.
-  auto column = [](const std::vector<LoggerRun>& runs, double Times::*field, bool fixed) {
-    std::vector<double> v;
-    for (const auto& r : runs) v.push_back((fixed ? r.fixed : r.per_step).*field);
-    return v;
+
+  const auto steady = &Run::per_step, whole = &Run::whole_per_step, fixed = &Run::fixed;
+  const auto wall = &Times::wall, thread = &Times::thread_cpu, process = &Times::process_cpu;
+  std::cout << fmt::format("trainer_overhead: MLP 32-64-10, batch 32, {} steps, 1 thread, median of {} rounds\n"
+                           "steady state: batches {}..{}; whole run: fit() / steps; fixed: what the run costs beyond "
+                           "its steps at the steady rate (setup, files, the end-of-epoch checkpoint)\n",
+                           steps, rounds, steps / 10, steps - 1)
+            << fmt::format("{:<48} {:>8} {:>7} {:>8} {:>7} {:>9} {:>8}\n", "variant", "steady", "ratio", "whole",
+                           "ratio", "fixed ms", "allocs");
+  auto row = [&](const char* name, const std::vector<Run>& runs, const char* target) {
+    std::cout << fmt::format("{:<48} {:>8.4f} {:>7.3f} {:>8.4f} {:>7.3f} {:>9.2f} {:>8.1f}{}\n", name,
+                             median_of(runs, steady, wall) * 1e3, paired_ratio(runs, hand, steady, wall),
+                             median_of(runs, whole, wall) * 1e3, paired_ratio(runs, hand, whole, wall),
+                             median_of(runs, fixed, wall) * 1e3, runs.back().allocations_per_step, target);
   };
+  row("hand-written LibTorch loop (ms/step)", hand, "");
+  row("Trainer defaults (bar to a file, log every step)", user_defaults, "  (target <= 1.05)");
+  row("Trainer, bar/summary/logging/checkpointing off", bare_trainer, "  (target <= 1.02)");
+
   auto cell = [&](double Times::*field) {
-    auto b = column(both, field, false), n = column(none, field, false);
-    std::vector<double> ratio;
-    for (size_t i = 0; i < b.size(); ++i) ratio.push_back(b[i] / n[i]);
-    return fmt::format("{:>9.4f} {:>6.3f}", median(b) * 1e3, median(ratio));
+    return fmt::format("{:>9.4f} {:>6.3f}", median_of(both, steady, field) * 1e3,
+                       paired_ratio(both, none, steady, field));
   };
-  auto fixed = [&](const std::vector<LoggerRun>& runs, double Times::*field) {
-    return median(column(runs, field, true)) * 1e3;
-  };
-  std::cout << fmt::format("\nloggers: 5 scalars logged every step, log_every_n_steps=1, bar/summary off; steady state "
-                           "(batches {}..{}), the median over rounds of the per-round ratio to logger=false\n",
-                           steps / 10, steps - 1)
+  std::cout << "\nloggers: 5 scalars logged every step, log_every_n_steps=1, bar/summary/checkpointing off; steady "
+               "state, ratio to logger=false\n"
             << fmt::format("{:<30} {:>16} {:>16} {:>16}\n", "ms/step, ratio", "wall", "train thread CPU", "process CPU")
             << fmt::format("{:<30} {:>9.4f} {:>6.3f} {:>9.4f} {:>6.3f} {:>9.4f} {:>6.3f}\n", "logger=false",
-                           median(column(none, &Times::wall, false)) * 1e3, 1.0,
-                           median(column(none, &Times::thread_cpu, false)) * 1e3, 1.0,
-                           median(column(none, &Times::process_cpu, false)) * 1e3, 1.0)
-            << fmt::format("{:<30} {} {} {}  (target <= 1.03)\n", "TensorBoardLogger + CSVLogger", cell(&Times::wall),
-                           cell(&Times::thread_cpu), cell(&Times::process_cpu))
-            << fmt::format("fixed cost per run (setup, first files, last writes at finalize), wall ms: logger=false "
-                           "{:.2f}, TensorBoard + CSV {:.2f}\n",
-                           fixed(none, &Times::wall), fixed(both, &Times::wall));
+                           median_of(none, steady, wall) * 1e3, 1.0, median_of(none, steady, thread) * 1e3, 1.0,
+                           median_of(none, steady, process) * 1e3, 1.0)
+            << fmt::format("{:<30} {} {} {}  (target <= 1.03)\n", "TensorBoardLogger + CSVLogger", cell(wall),
+                           cell(thread), cell(process))
+            << fmt::format("fixed cost per run, wall ms: logger=false {:.2f}, TensorBoard + CSV {:.2f}\n",
+                           median_of(none, fixed, wall) * 1e3, median_of(both, fixed, wall) * 1e3);
   return 0;
 }
