@@ -120,6 +120,8 @@ struct CSVLogger::Impl {
   // Owned by the writer thread.
   std::vector<std::string> keys;  // the file's header, sorted
   std::vector<std::string> column_names;  // `columns`' names, copied under `mutex`
+  static constexpr ptrdiff_t kNotInHeader = -1, kNewKey = -2;
+  std::vector<ptrdiff_t> column_of;  // by key id: its column in `keys`, or one of the above
   std::string metrics_path, hparams_path;
 
   std::unique_ptr<detail::WriterThread> writer;
@@ -231,11 +233,13 @@ struct CSVLogger::Impl {
       return;
     }
     // Lightning's _record_new_keys: the header is every key seen so far, sorted.
+    column_of.resize(column_names.size(), kNotInHeader);
     std::vector<std::string> new_keys;
     for (const auto& [id, _] : cells)
-      if (const auto& k = column_names[id]; !std::binary_search(keys.begin(), keys.end(), k) &&
-          std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end())
-        new_keys.push_back(k);
+      if (column_of[id] == kNotInHeader) {
+        column_of[id] = kNewKey;
+        new_keys.push_back(column_names[id]);
+      }
     if (keys.empty() && std::find(new_keys.begin(), new_keys.end(), "step") == new_keys.end())
       new_keys.push_back("step");
     const bool exists = file != nullptr || is_file(metrics_path);
@@ -246,6 +250,10 @@ struct CSVLogger::Impl {
       close_file();
       if (exists) rewrite_with_header(new_keys);
       keys = std::move(new_keys);
+      for (size_t id = 0; id < column_names.size(); ++id) {
+        auto it = std::lower_bound(keys.begin(), keys.end(), column_names[id]);
+        column_of[id] = it != keys.end() && *it == column_names[id] ? it - keys.begin() : kNotInHeader;
+      }
       if (!exists) {
         const std::string header = join_csv(keys);
         out.append(std::string_view(header));
@@ -256,18 +264,18 @@ struct CSVLogger::Impl {
       if (!file)
         throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}': {}", metrics_path, std::strerror(errno)));
     }
+    const auto step_column = std::lower_bound(keys.begin(), keys.end(), "step") - keys.begin();
+    std::vector<const std::pair<uint32_t, double>*> row_cells(keys.size(), nullptr);
     for (const auto& r : rows) {
-      // Both sorted: walk the columns and the row's metrics together.
-      size_t j = r.begin;
+      for (size_t j = r.begin; j < r.end; ++j) row_cells[static_cast<size_t>(column_of[cells[j].first])] = &cells[j];
       for (size_t i = 0; i < keys.size(); ++i) {
         if (i) out.push_back(',');
-        const std::string& k = keys[i];
-        while (j < r.end && column_names[cells[j].first] < k) ++j;
-        if (k == "step") {
-          append_int(out, r.step);
-        } else if (j < r.end && column_names[cells[j].first] == k) {
-          append_value(out, k, cells[j].second);
+        if (static_cast<ptrdiff_t>(i) == step_column) {
+          append_int(out, r.step);  // Lightning's row: metrics["step"] = step
+        } else if (row_cells[i]) {
+          append_value(out, keys[i], row_cells[i]->second);
         }
+        row_cells[i] = nullptr;
       }
       out.append(std::string_view("\r\n"));  // Python's csv writer ends rows with \r\n
       if (out.size() >= (1u << 16)) {
