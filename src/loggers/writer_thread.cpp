@@ -1,5 +1,6 @@
 #include "loggers/writer_thread.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -81,6 +82,7 @@ void WriterThread::loop() {
 #ifdef __linux__
   // Background work: when cores are scarce, the training thread goes first (Linux nice is per thread).
   ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
+  ::pthread_setname_np(::pthread_self(), "logger-writer");  // as top, perf and gdb show it
 #endif
   std::unique_lock lock(mutex_);
   while (true) {

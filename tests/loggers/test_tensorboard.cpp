@@ -310,6 +310,18 @@ TEST(SummaryWriter, WritesAfterMaxQueueEventsWithoutFlush) {
   EXPECT_TRUE(written);
 }
 
+// The writer thread is named, so that top, perf and gdb tell it from the training thread.
+TEST(SummaryWriter, WriterThreadIsNamed) {
+  TempDir tmp;
+  SummaryWriter writer(tmp.str());
+  writer.add_scalar("x", 1.0, 0);
+  writer.flush();  // the thread has run (and named itself) by now
+  int named = 0;
+  for (const auto& task : L::testing::list_dir("/proc/self/task"))
+    if (L::testing::read_file("/proc/self/task/" + task + "/comm") == "logger-writer\n") ++named;
+  EXPECT_EQ(named, 1);
+}
+
 TEST(SummaryWriter, FlushSecsWritesPendingEvents) {
   TempDir tmp;
   SummaryWriter writer(tmp.str(), {.flush_secs = 0.05, .max_queue = 1000});
