@@ -324,10 +324,8 @@ void CSVLogger::log_metrics(const std::map<std::string, double>& metrics, std::o
     s = step.value_or(impl_->rows_logged);
     auto& cells = impl_->pending.cells;
     const size_t begin = cells.size();
-    const std::string& prefix = impl_->options.prefix;
     // A "step" cell is left for the drain to drop: Lightning's row has metrics["step"] = step.
-    const auto& ids =
-        impl_->columns.ids(metrics, [&](const std::string& k) { return prefix.empty() ? k : prefix + "-" + k; });
+    const auto& ids = impl_->columns.ids(metrics, impl_->options.prefix);
     auto id = ids.begin();
     for (const auto& entry : metrics) cells.emplace_back(*id++, entry.second);
     impl_->pending.rows.push_back({begin, cells.size(), s});

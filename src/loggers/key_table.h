@@ -20,11 +20,10 @@ class KeyTable {
     return it->second;
   }
 
-  /// The ids of `row`'s keys in the row's order, each key named `name_of(key)` (a prefix may be
-  /// added). Valid until the next call.
-  template <typename NameOf>
-  const std::vector<uint32_t>& ids(const std::map<std::string, double>& row, NameOf&& name_of) {
-    bool same = row.size() == last_keys_.size();
+  /// The ids of `row`'s keys in the row's order, each named `prefix-key` (Lightning's logger
+  /// prefix and join character) or `key` without a prefix. Valid until the next call.
+  const std::vector<uint32_t>& ids(const std::map<std::string, double>& row, const std::string& prefix) {
+    bool same = prefix == last_prefix_ && row.size() == last_keys_.size();
     if (same) {
       size_t i = 0;
       for (const auto& entry : row)
@@ -34,11 +33,12 @@ class KeyTable {
         }
     }
     if (!same) {
+      last_prefix_ = prefix;
       last_keys_.clear();
       last_ids_.clear();
       for (const auto& entry : row) {
         last_keys_.push_back(entry.first);
-        last_ids_.push_back(id(name_of(entry.first)));
+        last_ids_.push_back(id(prefix.empty() ? entry.first : prefix + "-" + entry.first));
       }
     }
     return last_ids_;
@@ -52,6 +52,7 @@ class KeyTable {
  private:
   std::vector<std::string> names_;
   std::unordered_map<std::string, uint32_t> index_;
+  std::string last_prefix_;
   std::vector<std::string> last_keys_;
   std::vector<uint32_t> last_ids_;
 };

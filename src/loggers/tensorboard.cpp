@@ -249,7 +249,7 @@ void SummaryWriter::add_scalars(const std::map<std::string, double>& metrics, co
   {
     std::lock_guard lock(impl_->mutex);
     impl_->check_open("add_scalar");
-    const auto& ids = impl_->tags.ids(metrics, [&](const std::string& k) { return prefix.empty() ? k : prefix + "-" + k; });
+    const auto& ids = impl_->tags.ids(metrics, prefix);
     auto id = ids.begin();
     for (const auto& entry : metrics) impl_->scalars.push_back({*id++, entry.second, step, walltime});
     impl_->pending += metrics.size();

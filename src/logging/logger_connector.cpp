@@ -90,8 +90,9 @@ void LoggerConnector::update_train_step_metrics() {
       has_step = has_step || is_step;
       row_slots_.emplace_back(m, is_step ? nullptr : &row_[m->step_name]);
     }
-    auto [epoch, added] = has_step ? std::pair{row_.end(), false} : row_.try_emplace("epoch");
-    epoch_slot_ = added ? &epoch->second : nullptr;
+    epoch_slot_ = nullptr;
+    if (!has_step)
+      if (auto [epoch, added] = row_.try_emplace("epoch"); added) epoch_slot_ = &epoch->second;
   }
   std::optional<int64_t> step;
   for (const auto& [m, slot] : row_slots_) {
