@@ -30,6 +30,19 @@
 
 namespace lightning {
 
+namespace {
+
+/// A flag that turns a feature off contradicts a callback of that feature in `callbacks`.
+template <typename FeatureCallback>
+void reject_when_disabled(bool enabled, const std::vector<std::shared_ptr<Callback>>& callbacks,
+                          const char* message) {
+  if (enabled) return;
+  for (const auto& cb : callbacks)
+    if (dynamic_cast<FeatureCallback*>(cb.get())) throw MisconfigurationException(message);
+}
+
+}  // namespace
+
 struct Trainer::RunArgs {
   std::shared_ptr<LightningModule> model;
   std::shared_ptr<LightningDataModule> datamodule;
@@ -43,12 +56,10 @@ Trainer::Trainer(TrainerOptions options)
   for (size_t i = 0; i < user_callbacks_.size(); ++i)
     if (!user_callbacks_[i])
       throw MisconfigurationException(fmt::format("callbacks[{}] is null; accepted: non-null callbacks", i));
-  if (!options_->enable_progress_bar)
-    for (const auto& cb : user_callbacks_)
-      if (dynamic_cast<TQDMProgressBar*>(cb.get()))
-        throw MisconfigurationException(
-            "Trainer was configured with enable_progress_bar=false but a TQDMProgressBar is in callbacks; "
-            "accepted: enable_progress_bar=true with a progress bar callback, or no progress bar callback");
+  reject_when_disabled<TQDMProgressBar>(
+      options_->enable_progress_bar, user_callbacks_,
+      "Trainer was configured with enable_progress_bar=false but a TQDMProgressBar is in callbacks; "
+      "accepted: enable_progress_bar=true with a progress bar callback, or no progress bar callback");
   for (size_t i = 0; i < options.logger.loggers.size(); ++i)
     if (!options.logger.loggers[i])
       throw MisconfigurationException(fmt::format("logger[{}] is null; accepted: non-null loggers", i));
@@ -72,12 +83,10 @@ Trainer::Trainer(TrainerOptions options)
   }
   if (!checkpoint_io_) checkpoint_io_ = std::make_shared<plugins::TorchCheckpointIO>();
   if (!precision_) precision_ = std::make_shared<plugins::Precision>(options_->precision);
-  if (!options_->enable_checkpointing)
-    for (const auto& cb : user_callbacks_)
-      if (dynamic_cast<ModelCheckpoint*>(cb.get()))
-        throw MisconfigurationException(
-            "Trainer was configured with enable_checkpointing=false but found ModelCheckpoint in callbacks; "
-            "accepted: enable_checkpointing=true with a ModelCheckpoint callback, or no ModelCheckpoint callback");
+  reject_when_disabled<ModelCheckpoint>(
+      options_->enable_checkpointing, user_callbacks_,
+      "Trainer was configured with enable_checkpointing=false but found ModelCheckpoint in callbacks; "
+      "accepted: enable_checkpointing=true with a ModelCheckpoint callback, or no ModelCheckpoint callback");
   // `logger=true` selects Lightning's default: TensorBoardLogger(default_root_dir, "lightning_logs").
   if (options_->logger_enabled) {
     loggers_ = options.logger.loggers;
