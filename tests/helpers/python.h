@@ -1,5 +1,6 @@
 #pragma once
 // Runs Debian's Python (the one with python3-torch) on a script, for interop tests.
+// LIGHTNING_TEST_PYTHON names another interpreter (a PyTorch 2.x one, say).
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -8,12 +9,23 @@
 
 namespace lightning::testing {
 
-inline constexpr const char* kPython = "/usr/bin/python3";
+/// The interpreter: $LIGHTNING_TEST_PYTHON, else /usr/bin/python3.
+inline const std::string& python() {
+  static const std::string path = [] {
+    const char* env = std::getenv("LIGHTNING_TEST_PYTHON");
+    return std::string(env && *env ? env : "/usr/bin/python3");
+  }();
+  return path;
+}
 
-/// Whether `/usr/bin/python3 -c "import torch"` works (checked once).
+/// Whether `python() -c "import <module>"` works.
+inline bool python_module_available(const std::string& module) {
+  return std::system((python() + " -c 'import " + module + "' >/dev/null 2>&1").c_str()) == 0;
+}
+
+/// Whether the interpreter has torch (checked once).
 inline bool python_torch_available() {
-  static const bool available =
-      std::system((std::string(kPython) + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0;
+  static const bool available = python_module_available("torch");
   return available;
 }
 
@@ -26,7 +38,7 @@ struct PythonResult {
 inline PythonResult run_python(const std::string& script, const std::string& script_path, const std::string& args) {
   std::ofstream(script_path) << script;
   PythonResult result;
-  FILE* pipe = ::popen((std::string(kPython) + " " + script_path + " " + args + " 2>&1").c_str(), "r");
+  FILE* pipe = ::popen((python() + " " + script_path + " " + args + " 2>&1").c_str(), "r");
   if (!pipe) return result;
   char buffer[4096];
   while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) result.output.append(buffer, n);

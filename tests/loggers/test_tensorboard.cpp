@@ -5,6 +5,7 @@
 #include <lightning/loggers/tensorboard.h>
 #include <lightning/utilities/errors.h>
 
+#include "helpers/python.h"
 #include "helpers/temp_dir.h"
 #include "loggers/crc32c.h"
 #include "loggers/event_file_reader.h"
@@ -371,4 +372,119 @@ TEST(TensorBoardLogger, UnwritableSaveDirIsAClearError) {
   } catch (const L::MisconfigurationException& e) {
     EXPECT_NE(std::string(e.what()).find(tmp.file("a_file")), std::string::npos) << e.what();
   }
+}
+
+// TensorBoard's own reading code, where the interpreter has it (Debian has no tensorboard; the
+// device's PyTorch does): the legacy EventAccumulator and the plugin accumulator that the server
+// uses read every kind of event we write, with TensorBoard's own CRC over every record.
+constexpr const char* kReadWithTensorBoard = R"(
+import glob, io, math, os, struct, sys
+from tensorboard.backend.event_processing import event_accumulator as ea
+from tensorboard.backend.event_processing import plugin_event_accumulator as pea
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+from tensorboard.plugins.hparams import api_pb2
+from tensorboard.plugins.hparams import metadata as hp
+from tensorboard.util import tensor_util
+
+run = sys.argv[1]
+failures = []
+def check(ok, what):
+    if not ok: failures.append(what)
+
+(path,) = glob.glob(os.path.join(run, "events.out.tfevents.*"))
+data = open(path, "rb").read()
+pos = records = 0
+while pos + 12 <= len(data):
+    (length,) = struct.unpack("<Q", data[pos:pos + 8])
+    (length_crc,) = struct.unpack("<I", data[pos + 8:pos + 12])
+    body = data[pos + 12:pos + 12 + length]
+    (body_crc,) = struct.unpack("<I", data[pos + 12 + length:pos + 16 + length])
+    check(masked_crc32c(data[pos:pos + 8]) == length_crc, "length CRC of record %d" % records)
+    check(masked_crc32c(body) == body_crc, "data CRC of record %d" % records)
+    pos += 16 + length
+    records += 1
+check(pos == len(data), "the file ends inside a record")
+
+acc = ea.EventAccumulator(run, size_guidance={ea.SCALARS: 0, ea.IMAGES: 0, ea.HISTOGRAMS: 0, ea.TENSORS: 0})
+acc.Reload()
+check(acc.file_version == 2.0, "file_version %r" % acc.file_version)
+loss = [(e.step, e.value) for e in acc.Scalars("loss")]
+check([s for s, _ in loss] == [0, 1, 2, 3, 4], "loss steps %r" % loss)
+check(all(abs(v - 1.0 / (s + 1)) < 1e-6 for s, v in loss), "loss values %r" % loss)
+odd = [e.value for e in acc.Scalars("odd")]
+check(len(odd) == 3 and math.isnan(odd[0]) and odd[1] == math.inf and odd[2] == -math.inf, "odd %r" % odd)
+check([(e.step, e.value) for e in acc.Scalars("hp_metric")] == [(0, -1.0)], "hp_metric")
+
+h = acc.Histograms("weights")[0]
+hv = h.histogram_value
+check(h.step == 5 and (hv.min, hv.max, hv.num, hv.sum, hv.sum_squares) == (0, 9, 10, 45, 285), "histogram %r" % (hv,))
+check(list(hv.bucket_limit) == [3, 6, 9] and list(hv.bucket) == [3, 3, 4], "histogram buckets %r" % (hv,))
+
+from PIL import Image
+picture = acc.Images("picture")[0]
+check((picture.step, picture.width, picture.height) == (6, 5, 8), "picture %r" % ((picture.step, picture.width, picture.height),))
+im = Image.open(io.BytesIO(picture.encoded_image_string))
+check(im.size == (5, 8) and im.mode == "RGB" and im.getpixel((0, 0)) == (255, 0, 0), "picture PNG %r" % ((im.size, im.mode),))
+gray = Image.open(io.BytesIO(acc.Images("gray")[0].encoded_image_string))
+check(gray.mode == "L" and gray.size == (7, 4) and gray.getpixel((3, 2)) == 128, "gray PNG %r" % ((gray.size, gray.mode),))
+
+text = acc.Tensors("notes/text_summary")[0]
+check(text.step == 7, "text step %d" % text.step)
+check(tensor_util.make_ndarray(text.tensor_proto).tolist() == [b"hello **world**"], "text value")
+check(acc.SummaryMetadata("notes/text_summary").plugin_data.plugin_name == "text", "text plugin")
+
+content = acc.PluginTagToContent("hparams")
+experiment = hp.parse_experiment_plugin_data(content[hp.EXPERIMENT_TAG])
+types = {i.name: i.type for i in experiment.hparam_infos}
+check(types == {"lr": api_pb2.DATA_TYPE_FLOAT64, "optimizer": api_pb2.DATA_TYPE_STRING,
+                "model/depth": api_pb2.DATA_TYPE_FLOAT64, "model/act": api_pb2.DATA_TYPE_STRING},
+      "hparam types %r" % types)
+check([m.name.tag for m in experiment.metric_infos] == ["hp_metric"], "metric infos")
+start = hp.parse_session_start_info_plugin_data(content[hp.SESSION_START_INFO_TAG])
+check(start.hparams["lr"].number_value == 0.01 and start.hparams["optimizer"].string_value == "adam"
+      and start.hparams["model/depth"].number_value == 3, "session start %r" % start)
+end = hp.parse_session_end_info_plugin_data(content[hp.SESSION_END_INFO_TAG])
+check(end.status == api_pb2.STATUS_SUCCESS, "session end %r" % end)
+
+served = pea.EventAccumulator(run, size_guidance={pea.TENSORS: 0})
+served.Reload()
+plugins = {tag: served.SummaryMetadata(tag).plugin_data.plugin_name for tag in served.Tags()["tensors"]}
+expected = {"loss": "scalars", "epoch": "scalars", "odd": "scalars", "hp_metric": "scalars",
+            "weights": "histograms", "picture": "images", "gray": "images", "notes/text_summary": "text"}
+check(all(plugins.get(t) == p for t, p in expected.items()), "plugins %r" % plugins)
+check(set(served.PluginTagToContent("hparams")) ==
+      {hp.EXPERIMENT_TAG, hp.SESSION_START_INFO_TAG, hp.SESSION_END_INFO_TAG}, "served hparams tags")
+check(len(served.Tensors("loss")) == 5, "served loss events")
+
+print("\n".join(failures) if failures else "read %d records" % records)
+sys.exit(1 if failures else 0)
+)";
+
+TEST(TensorBoardLogger, TensorBoardItselfReadsEveryKindOfEvent) {
+  if (!L::testing::python_module_available("tensorboard"))
+    GTEST_SKIP() << L::testing::python() << " has no tensorboard (set LIGHTNING_TEST_PYTHON)";
+  TempDir tmp;
+  {
+    TensorBoardLogger logger(tmp.str());
+    c10::impl::GenericDict nested(c10::StringType::get(), c10::AnyType::get());
+    nested.insert("depth", int64_t{3});
+    nested.insert("act", std::string("relu"));
+    logger.log_hyperparams({{"lr", 0.01}, {"optimizer", std::string("adam")}, {"model", nested}});
+    for (int64_t step = 0; step < 5; ++step) logger.log_metrics({{"loss", 1.0 / (step + 1)}, {"epoch", 0}}, step);
+    logger.log_metrics({{"odd", std::nan("")}}, 5);
+    logger.log_metrics({{"odd", INFINITY}}, 6);
+    logger.log_metrics({{"odd", -INFINITY}}, 7);
+    auto& writer = logger.experiment();
+    writer.add_histogram("weights", torch::arange(10, torch::kFloat), 5, 3);
+    auto image = torch::zeros({3, 8, 5});
+    image[0].fill_(1.0);
+    writer.add_image("picture", image, 6);
+    writer.add_image("gray", torch::full({4, 7}, 128, torch::kUInt8), 6, "HW");
+    writer.add_text("notes", "hello **world**", 7);
+    logger.finalize("success");
+  }
+  auto result = L::testing::run_python(kReadWithTensorBoard, tmp.file("read.py"),
+                                       tmp.str() + "/lightning_logs/version_0");
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("read "), std::string::npos) << result.output;
 }

@@ -5,6 +5,7 @@
 #include <lightning/loggers/loggers.h>
 
 #include "helpers/boring_model.h"
+#include "helpers/python.h"
 #include "loggers/event_file_reader.h"
 
 #include <sstream>
@@ -171,4 +172,108 @@ TEST(TrainerLoggers, LoggedStepValueIsTheRowStep) {
                             .log_every_n_steps = 1}));
   trainer.fit(std::make_shared<StepLogger>());
   EXPECT_EQ(read_file(csv->metrics_file_path()), "step\r\n100\r\n101\r\n");
+}
+
+// The same run in Lightning itself, where the interpreter has it (the device's PyTorch does;
+// Debian has no Lightning): every metrics.csv cell, every TensorBoard scalar with its step and
+// both hparams.yaml files must match. The logged values depend only on the batch index and the
+// epoch, so that the two runs log the same numbers.
+constexpr const char* kLightningRun = R"(
+import csv, logging, math, os, sys, warnings
+ours, theirs = sys.argv[1], sys.argv[2]
+warnings.filterwarnings("ignore")
+logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+import torch
+import lightning.pytorch as pl
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from torch.utils.data import DataLoader, TensorDataset
+from tensorboard.backend.event_processing import event_accumulator as ea
+
+class IndexLogging(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.save_hyperparameters({"lr": 0.1, "layers": 2})
+        self.layer = torch.nn.Linear(32, 2)
+    def training_step(self, batch, i):
+        self.log("a", float(i + 10 * self.current_epoch))
+        self.log("b", float(i), on_step=False, on_epoch=True)
+        self.log("c", float(i), on_step=True, on_epoch=True)
+        if self.current_epoch == 1:
+            self.log("late", 1.0)
+        return self.layer(batch[0]).sum()
+    def validation_step(self, batch, i):
+        self.log("v", float(i))
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+    def train_dataloader(self):
+        return DataLoader(TensorDataset(torch.randn(64, 32)), batch_size=1)
+    def val_dataloader(self):
+        return DataLoader(TensorDataset(torch.randn(64, 32)), batch_size=1)
+
+trainer = pl.Trainer(default_root_dir=theirs, max_epochs=2, limit_train_batches=4, limit_val_batches=2,
+                     log_every_n_steps=2, logger=[CSVLogger(theirs, name="csv"), TensorBoardLogger(theirs, name="tb")],
+                     enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
+                     accelerator="cpu", devices=1)
+trainer.fit(IndexLogging())
+
+failures = []
+def text(path):
+    with open(path) as f:
+        return f.read()
+def rows(root):
+    with open(os.path.join(root, "csv/version_0/metrics.csv"), newline="") as f:
+        return list(csv.reader(f))
+def same(x, y):
+    return x == y if "" in (x, y) else math.isclose(float(x), float(y), rel_tol=1e-6)
+theirs_rows, ours_rows = rows(theirs), rows(ours)
+if theirs_rows[0] != ours_rows[0] or len(theirs_rows) != len(ours_rows) or not all(
+        all(same(x, y) for x, y in zip(t, o)) for t, o in zip(theirs_rows[1:], ours_rows[1:])):
+    failures.append("metrics.csv differs.\nLightning's:\n%s\nours:\n%s" % (
+        text(os.path.join(theirs, "csv/version_0/metrics.csv")), text(os.path.join(ours, "csv/version_0/metrics.csv"))))
+
+def scalars(root):
+    acc = ea.EventAccumulator(os.path.join(root, "tb/version_0"), size_guidance={ea.SCALARS: 0})
+    acc.Reload()
+    return {tag: [(e.step, round(e.value, 5)) for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+if scalars(theirs) != scalars(ours):
+    failures.append("TensorBoard scalars differ.\nLightning's: %r\nours:        %r" % (scalars(theirs), scalars(ours)))
+for name in ("csv", "tb"):
+    t, o = text(os.path.join(theirs, name, "version_0/hparams.yaml")), text(os.path.join(ours, name, "version_0/hparams.yaml"))
+    if t != o:
+        failures.append("%s hparams.yaml differs.\nLightning's:\n%s\nours:\n%s" % (name, t, o))
+print("\n".join(failures) if failures else "same rows, scalars and hparams as Lightning %s" % pl.__version__)
+sys.exit(1 if failures else 0)
+)";
+
+TEST(TrainerLoggers, RowsMatchLightningItself) {
+  if (!python_module_available("lightning") || !python_module_available("tensorboard"))
+    GTEST_SKIP() << python() << " has no lightning or tensorboard (set LIGHTNING_TEST_PYTHON)";
+  struct IndexLogging : BoringModel {
+    StepOutput training_step(const Batch& batch, int64_t i) override {
+      log("a", static_cast<double>(i + 10 * current_epoch()));
+      log("b", static_cast<double>(i), {.on_step = false, .on_epoch = true});
+      log("c", static_cast<double>(i), {.on_step = true, .on_epoch = true});
+      if (current_epoch() == 1) log("late", 1.0);
+      return step(batch[0]);
+    }
+    StepOutput validation_step(const Batch& batch, int64_t i, int64_t) override {
+      log("v", static_cast<double>(i));
+      return step(batch[0]);
+    }
+  };
+  TempDir tmp;
+  const std::string ours = tmp.file("ours");
+  auto model = std::make_shared<IndexLogging>();
+  model->save_hyperparameters({{"lr", 0.1}, {"layers", int64_t{2}}});
+  L::Trainer trainer(quiet({.logger = std::vector<std::shared_ptr<L::Logger>>{
+                                std::make_shared<CSVLogger>(ours, L::loggers::CSVLoggerOptions{.name = "csv"}),
+                                std::make_shared<TensorBoardLogger>(ours, L::loggers::TensorBoardLoggerOptions{.name = "tb"})},
+                            .max_epochs = 2,
+                            .limit_train_batches = 4,
+                            .limit_val_batches = 2,
+                            .log_every_n_steps = 2}));
+  trainer.fit(model);
+  auto result = run_python(kLightningRun, tmp.file("lightning_run.py"), ours + " " + tmp.file("theirs"));
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("same rows"), std::string::npos) << result.output;
 }
