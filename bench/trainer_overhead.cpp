@@ -190,6 +190,7 @@ Run with_trainer(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, 
                  L::TrainerOptions options) {
   torch::manual_seed(0);
   L::DataLoader loader(std::make_shared<L::TensorDataset>(std::vector<torch::Tensor>{x, y}), {.batch_size = 32});
+  options.accelerator = "cpu";  // as the hand loop: "auto" would time a GPU against it
   options.max_epochs = 1;
   options.limit_val_batches = 0;
   options.num_sanity_val_steps = 0;

@@ -62,7 +62,7 @@ void load_rng_states(const Dict& d) {
   }
   if (auto it = d.find("torch.cuda"); it != d.end() && it->value().isList() && torch::cuda::is_available()) {
     const auto states = it->value().toListRef();
-    for (size_t i = 0; i < std::min(states.size(), torch::cuda::device_count()); ++i)
+    for (size_t i = 0; i < std::min<size_t>(states.size(), static_cast<size_t>(torch::cuda::device_count())); ++i)
     {
       auto gen = at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(i)));
       gen.set_state(states[i].toTensor());

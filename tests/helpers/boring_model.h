@@ -74,8 +74,10 @@ std::string silenced(F&& f) {
 }
 
 /// A Trainer configuration with no progress bar, summary, logger output or checkpoint files
-/// (unless the test asks for checkpointing).
+/// (unless the test asks for checkpointing), on the CPU unless the test names an accelerator:
+/// tests compare with CPU loops, and must give the same results on a machine with a GPU.
 inline TrainerOptions quiet(TrainerOptions o = {}) {
+  if (o.accelerator == "auto") o.accelerator = "cpu";
   o.enable_progress_bar = false;
   o.enable_model_summary = false;
   if (!o.enable_checkpointing) o.enable_checkpointing = false;
