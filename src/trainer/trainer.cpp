@@ -318,17 +318,18 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
       model_->optimizers_.clear();
       for (auto& optimizer : config.optimizers) model_->optimizers_.emplace_back(std::move(optimizer), model_.get());
       model_->lr_scheduler_configs_ = std::move(config.lr_schedulers);
-      for (const auto& logger : loggers_) {
-        // Lightning logs hyperparameters only after save_hyperparameters; save() creates the run's folder.
-        if (!model_->hparams().empty()) logger->log_hyperparams(model_->hparams());
-        logger->log_graph(*model_);
-        logger->save();
-      }
       call_hooks(
           "on_fit_start", [&](Callback& c) { c.on_fit_start(*this, module); },
           [](LightningModule& m) { m.on_fit_start(); });
-      if (checkpoint) restore_training_state(*checkpoint, *ckpt_path_);
     }
+    // Lightning's _log_hyperparams, in every stage: hyperparameters only after
+    // save_hyperparameters, the graph, and save(), which creates the run's folder.
+    for (const auto& logger : loggers_) {
+      if (!model_->hparams().empty()) logger->log_hyperparams(model_->hparams());
+      logger->log_graph(*model_);
+      logger->save();
+    }
+    if (fn == TrainerFn::Fitting && checkpoint) restore_training_state(*checkpoint, *ckpt_path_);
     checkpoint.reset();  // free its tensors before the run
     run_stage();
     if (fn == TrainerFn::Fitting)

@@ -97,7 +97,9 @@ struct RecordingLogger : Logger {
   };
   std::vector<Row> rows;
   std::vector<std::string> finalized;
+  std::vector<std::string> saved_checkpoints;
   int hyperparams_calls = 0;
+  int graph_calls = 0;
   std::string name() const override { return "recording"; }
   std::string version() const override { return "7"; }
   std::optional<std::string> log_dir() const override { return dir; }
@@ -105,6 +107,8 @@ struct RecordingLogger : Logger {
     rows.push_back({metrics, step});
   }
   void log_hyperparams(const Hyperparameters&, const std::map<std::string, double>&) override { ++hyperparams_calls; }
+  void log_graph(torch::nn::Module&) override { ++graph_calls; }
+  void after_save_checkpoint(const std::string& path) override { saved_checkpoints.push_back(path); }
   void finalize(const std::string& status) override { finalized.push_back(status); }
   std::optional<std::string> dir;
 };

@@ -159,6 +159,35 @@ TEST(TrainerLoggers, UnwritableSaveDirFailsBeforeTraining) {
   EXPECT_EQ(model->steps, 0);
 }
 
+// Lightning's _log_hyperparams runs in every stage (fit, validate, test, predict): the
+// hyperparameters (after save_hyperparameters), the graph and save(). ModelCheckpoint tells the
+// loggers of every file it writes.
+TEST(TrainerLoggers, EveryStageLogsHyperparametersAndGraphAndLoggersHearOfCheckpoints) {
+  TempDir tmp;
+  auto logger = std::make_shared<RecordingLogger>();
+  auto model = std::make_shared<BoringModel>();
+  model->save_hyperparameters({{"lr", 0.1}});
+  L::Trainer trainer(quiet({.logger = logger,
+                            .max_epochs = 2,
+                            .limit_train_batches = 2,
+                            .limit_val_batches = 1,
+                            .enable_checkpointing = true,
+                            .default_root_dir = tmp.str()}));
+  trainer.fit(model);
+  EXPECT_EQ(logger->hyperparams_calls, 1);
+  EXPECT_EQ(logger->graph_calls, 1);
+  ASSERT_EQ(logger->saved_checkpoints.size(), 2u);
+  EXPECT_TRUE(logger->saved_checkpoints[0].ends_with("/epoch=0-step=2.ckpt")) << logger->saved_checkpoints[0];
+  EXPECT_TRUE(logger->saved_checkpoints[1].ends_with("/epoch=1-step=4.ckpt")) << logger->saved_checkpoints[1];
+  EXPECT_EQ(logger->saved_checkpoints[1], trainer.checkpoint_callback()->best_model_path);
+  trainer.validate(model);
+  trainer.test(model);
+  trainer.predict(model);
+  EXPECT_EQ(logger->hyperparams_calls, 4);
+  EXPECT_EQ(logger->graph_calls, 4);
+  EXPECT_EQ(logger->saved_checkpoints.size(), 2u);
+}
+
 TEST(TrainerLoggers, LoggedStepValueIsTheRowStep) {
   TempDir tmp;
   struct StepLogger : BoringModel {
