@@ -55,6 +55,25 @@ const Message* find_value(const std::vector<DecodedEvent>& events, const std::st
   return nullptr;
 }
 
+/// {"depth": 3, "act": "relu"}: a nested hyperparameter dict.
+c10::impl::GenericDict model_hparams() {
+  c10::impl::GenericDict nested(c10::StringType::get(), c10::AnyType::get());
+  nested.insert("depth", int64_t{3});
+  nested.insert("act", std::string("relu"));
+  return nested;
+}
+
+/// A histogram of 0..9 in 3 buckets at step 5, an 8x5 red RGB image and a 4x7 gray one at step 6,
+/// and markdown text at step 7.
+void add_histogram_images_and_text(SummaryWriter& writer) {
+  writer.add_histogram("weights", torch::arange(10, torch::kFloat), 5, 3);
+  auto image = torch::zeros({3, 8, 5});
+  image[0].fill_(1.0);  // red
+  writer.add_image("picture", image, 6);
+  writer.add_image("gray", torch::full({4, 7}, 128, torch::kUInt8), 6, "HW");
+  writer.add_text("notes", "hello **world**", 7);
+}
+
 }  // namespace
 
 TEST(Crc32c, StandardTestVectors) {
@@ -150,10 +169,7 @@ TEST(SummaryWriter, ScalarEventsAreProtobufsOwnEncoding) {
 TEST(TensorBoardLogger, HyperparametersThroughTheHparamsPlugin) {
   TempDir tmp;
   TensorBoardLogger logger(tmp.str());
-  c10::impl::GenericDict nested(c10::StringType::get(), c10::AnyType::get());
-  nested.insert("depth", int64_t{3});
-  nested.insert("act", std::string("relu"));
-  logger.log_hyperparams({{"lr", 0.01}, {"optimizer", std::string("adam")}, {"model", nested},
+  logger.log_hyperparams({{"lr", 0.01}, {"optimizer", std::string("adam")}, {"model", model_hparams()},
                           {"layers", c10::List<int64_t>({32, 64})}, {"shuffle", true}});
   logger.save();
   logger.finalize("success");
@@ -239,12 +255,7 @@ TEST(SummaryWriter, HistogramImageAndText) {
   TempDir tmp;
   TensorBoardLogger logger(tmp.str());
   auto& writer = logger.experiment();
-  writer.add_histogram("weights", torch::arange(10, torch::kFloat), 5, 3);
-  auto image = torch::zeros({3, 8, 5});
-  image[0].fill_(1.0);  // red
-  writer.add_image("picture", image, 6);
-  writer.add_image("gray", torch::full({4, 7}, 128, torch::kUInt8), 6, "HW");
-  writer.add_text("notes", "hello **world**", 7);
+  add_histogram_images_and_text(writer);
   writer.flush();
   auto events = L::testing::read_events(writer.file_path());
 
@@ -466,21 +477,12 @@ TEST(TensorBoardLogger, TensorBoardItselfReadsEveryKindOfEvent) {
   TempDir tmp;
   {
     TensorBoardLogger logger(tmp.str());
-    c10::impl::GenericDict nested(c10::StringType::get(), c10::AnyType::get());
-    nested.insert("depth", int64_t{3});
-    nested.insert("act", std::string("relu"));
-    logger.log_hyperparams({{"lr", 0.01}, {"optimizer", std::string("adam")}, {"model", nested}});
+    logger.log_hyperparams({{"lr", 0.01}, {"optimizer", std::string("adam")}, {"model", model_hparams()}});
     for (int64_t step = 0; step < 5; ++step) logger.log_metrics({{"loss", 1.0 / (step + 1)}, {"epoch", 0}}, step);
     logger.log_metrics({{"odd", std::nan("")}}, 5);
     logger.log_metrics({{"odd", INFINITY}}, 6);
     logger.log_metrics({{"odd", -INFINITY}}, 7);
-    auto& writer = logger.experiment();
-    writer.add_histogram("weights", torch::arange(10, torch::kFloat), 5, 3);
-    auto image = torch::zeros({3, 8, 5});
-    image[0].fill_(1.0);
-    writer.add_image("picture", image, 6);
-    writer.add_image("gray", torch::full({4, 7}, 128, torch::kUInt8), 6, "HW");
-    writer.add_text("notes", "hello **world**", 7);
+    add_histogram_images_and_text(logger.experiment());
     logger.finalize("success");
   }
   auto result = L::testing::run_python(kReadWithTensorBoard, tmp.file("read.py"),

@@ -181,9 +181,9 @@ PythonSequences python_sequences() {
       words >> current;
       continue;
     }
+    auto& e = all.cases[current];
     std::string word;
     while (words >> word) {
-      auto& e = all.cases[current];
       if (kind == "keys")
         e.keys.insert(word);
       else
