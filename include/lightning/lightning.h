@@ -23,5 +23,6 @@
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "lightning/utilities/grads.h"
+#include "lightning/utilities/ordered_map.h"
 #include "lightning/utilities/seed.h"
 #include "lightning/version.h"

@@ -32,7 +32,8 @@ std::string timedelta_repr(const std::optional<std::chrono::duration<double>>& d
   return parts.empty() ? "datetime.timedelta(0)" : fmt::format("datetime.timedelta({})", fmt::join(parts, ", "));
 }
 
-torch::Tensor scalar(double v) { return torch::tensor(v, torch::kFloat64); }
+/// Scores are float32 0-dim tensors, as Lightning's (`torch.tensor(...)` of a logged value).
+torch::Tensor scalar(double v) { return torch::tensor(v, torch::kFloat32); }
 
 c10::IValue tensor_or_none(const torch::Tensor& t) { return t.defined() ? c10::IValue(t) : c10::IValue(); }
 torch::Tensor tensor_from(const c10::IValue& v) {
@@ -228,7 +229,7 @@ void ModelCheckpoint::update_best_and_save(const torch::Tensor& value, Trainer& 
     best_k_models.erase(del_filepath);
   }
   // NaN never counts as better: store it as the worst value.
-  auto current = value.detach().to(torch::kCPU).to(torch::kFloat64).reshape({});
+  auto current = value.detach().to(torch::kCPU).to(torch::kFloat32).reshape({});
   if (std::isnan(current.item<double>()))
     current = scalar(options_.mode == "min" ? std::numeric_limits<double>::infinity()
                                             : -std::numeric_limits<double>::infinity());

@@ -356,8 +356,8 @@ TQDMProgressBar::TQDMProgressBar(TQDMProgressBarOptions options)
 
 TQDMProgressBar::~TQDMProgressBar() = default;
 
-std::map<std::string, std::string> TQDMProgressBar::get_metrics(Trainer& trainer, LightningModule& module) {
-  std::map<std::string, std::string> items;
+OrderedMap<std::string> TQDMProgressBar::get_metrics(Trainer& trainer, LightningModule& module) {
+  OrderedMap<std::string> items;
   // Lightning's get_standard_metrics: the logger's version ("_"-joined distinct versions for
   // several loggers); strings that are not a plain number show their last 4 characters.
   const auto& loggers = trainer.loggers();
@@ -382,14 +382,7 @@ std::map<std::string, std::string> TQDMProgressBar::get_metrics(Trainer& trainer
 std::vector<std::pair<std::string, std::string>> TQDMProgressBar::postfix_items(Trainer& trainer,
                                                                                  LightningModule& module) {
   auto metrics = get_metrics(trainer, module);
-  std::vector<std::pair<std::string, std::string>> items;
-  items.reserve(metrics.size());
-  if (auto it = metrics.find("v_num"); it != metrics.end()) {
-    items.emplace_back(it->first, it->second);
-    metrics.erase(it);
-  }
-  for (auto& [k, v] : metrics) items.emplace_back(k, std::move(v));
-  return items;
+  return {std::make_move_iterator(metrics.begin()), std::make_move_iterator(metrics.end())};
 }
 
 void TQDMProgressBar::draw_main(Trainer& trainer, LightningModule& module) {

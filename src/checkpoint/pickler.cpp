@@ -2,6 +2,7 @@
 // `torch.jit._pickle.restore_type_tag` / `build_intlist` calls, which Python's
 // `torch.load(weights_only=True)` refuses. We emit only what Python's own `torch.save` does.
 #include "checkpoint/pickle.h"
+#include "lightning/checkpoint/checkpoint.h"
 
 #include <ATen/ops/empty.h>
 #include <c10/core/ScalarType.h>
@@ -138,7 +139,13 @@ class Pickler {
       op(']');
       put_batched(v.toListRef(), 'e', [&](const c10::IValue& e) { put(e, depth + 1); });
     } else if (v.isGenericDict()) {
-      op('}');
+      if (is_ordered_dict(v.toGenericDict())) {
+        put_global("collections", "OrderedDict");  // OrderedDict(), then SETITEMS
+        op(')');
+        op('R');
+      } else {
+        op('}');
+      }
       put_batched(v.toGenericDict(), 'u', [&](const auto& entry) {
         put(entry.key(), depth + 1);
         put(entry.value(), depth + 1);

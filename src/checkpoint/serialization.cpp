@@ -8,7 +8,10 @@
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
 
+#include "utilities/fs.h"
+
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,7 +19,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <new>
+#include <random>
+#include <set>
 #include <string_view>
 
 namespace lightning {
@@ -64,11 +70,27 @@ class FileSource final : public detail::ByteSource {
   uint64_t size_;
 };
 
+/// Files of `torch.save(..., _use_new_zipfile_serialization=False)` (and of PyTorch < 1.6) start
+/// with a protocol-2 pickle of the magic number 0x1950a86a20f9469cfc6c.
+bool is_legacy_torch_save(const detail::ByteSource& source) {
+  static constexpr unsigned char magic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
+                                            0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+  if (source.size() < sizeof magic) return false;
+  unsigned char head[sizeof magic];
+  source.read(0, head, sizeof head);
+  return std::memcmp(head, magic, sizeof magic) == 0;
+}
+
 c10::IValue read_archive(const detail::ByteSource& source, const std::string& name) {
   auto fail = [&](const std::string& problem) {
     return CheckpointError(fmt::format("cannot read checkpoint '{}': {}", name, problem));
   };
   try {
+    if (is_legacy_torch_save(source))
+      throw detail::FormatError(
+          "it is in the legacy (non-zip) format of torch.save, which this library does not read; accepted: the zip "
+          "format of PyTorch >= 1.6. Convert it in Python: torch.save(torch.load(path), path, "
+          "_use_new_zipfile_serialization=True)");
     detail::ZipArchive zip(source);
     if (zip.has("byteorder")) {
       auto order_size = zip.size("byteorder");
@@ -104,6 +126,69 @@ auto writing(const std::string& what, F&& f) {
     throw CheckpointError(fmt::format("cannot write checkpoint {}: {}", what, first_line(e.what_without_backtrace())));
   } catch (const std::exception& e) {
     throw CheckpointError(fmt::format("cannot write checkpoint {}: {}", what, e.what()));
+  }
+}
+
+// --- temporary files -------------------------------------------------------------------------
+// A save writes `.<name>.tmp.<pid>.<nonce>` and renames it. The writer holds an flock on it while
+// it exists, so a file of that shape that nobody has locked was left by a killed process: the
+// first save of a process into a folder removes those. The nonce is random per process, so a
+// restarted process with the PID of a killed one (usual in containers) picks other names.
+
+bool is_temporary_name(std::string_view name) {
+  if (name.size() < 2 || name[0] != '.') return false;
+  const auto tmp = name.rfind(".tmp.");
+  if (tmp == std::string_view::npos || tmp == 0) return false;
+  const auto rest = name.substr(tmp + 5);  // "<pid>.<nonce or counter>"
+  const auto dot = rest.find('.');
+  if (dot == std::string_view::npos || dot == 0 || dot + 1 == rest.size()) return false;
+  auto all_of = [](std::string_view s, const char* chars) { return s.find_first_not_of(chars) == std::string_view::npos; };
+  return all_of(rest.substr(0, dot), "0123456789") && all_of(rest.substr(dot + 1), "0123456789abcdef");
+}
+
+/// Removes the temporary files in `folder` that no live writer holds, once per folder and process.
+void remove_leftover_temporaries(const std::string& folder) {
+  static std::mutex mutex;
+  static std::set<std::string> cleaned;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!cleaned.insert(folder).second) return;
+  }
+  for (const auto& name : detail::list_dir(folder)) {
+    if (!is_temporary_name(name)) continue;
+    const std::string path = folder + "/" + name;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) continue;
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && ::flock(fd, LOCK_EX | LOCK_NB) == 0) ::unlink(path.c_str());
+    ::close(fd);  // also releases our lock
+  }
+}
+
+/// Creates, opens and locks a new temporary file beside `path`; returns its fd and name.
+std::pair<int, std::string> open_temporary(const std::string& path, size_t slash) {
+  static const uint64_t nonce = [] {
+    std::random_device device;
+    return (static_cast<uint64_t>(device()) << 32) ^ device();
+  }();
+  static std::atomic<uint64_t> counter{0};
+  const std::string prefix = path.substr(0, slash == std::string::npos ? 0 : slash + 1) + "." +
+                             path.substr(slash == std::string::npos ? 0 : slash + 1) + ".tmp." +
+                             std::to_string(::getpid()) + ".";
+  for (int attempt = 0;; ++attempt) {
+    const std::string tmp = prefix + fmt::format("{:016x}{:x}", nonce, counter++);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      if (errno == EEXIST && attempt < 8) continue;
+      return {-errno, tmp};
+    }
+    // A cleaner may have removed it between our open and our lock: then take another name.
+    struct stat ours {}, there {};
+    if (::flock(fd, LOCK_EX) == 0 && ::fstat(fd, &ours) == 0 && ::stat(tmp.c_str(), &there) == 0 &&
+        ours.st_ino == there.st_ino && ours.st_dev == there.st_dev)
+      return {fd, tmp};
+    ::close(fd);
+    if (attempt >= 8) return {-EEXIST, tmp};
   }
 }
 
@@ -155,11 +240,11 @@ void torch_save(const c10::IValue& obj, const std::string& path) {
   auto pickled = writing(what, [&] { return detail::pickle(obj); });
 
   // Hidden and unique per process and call, so concurrent savers and rotation never see it.
-  static std::atomic<uint64_t> counter{0};
-  const std::string tmp = path.substr(0, slash == std::string::npos ? 0 : slash + 1) + "." + file + ".tmp." +
-                          std::to_string(::getpid()) + "." + std::to_string(counter++);
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-  if (fd < 0) throw fail(error_text(errno));
+  remove_leftover_temporaries(folder);
+  auto opened = open_temporary(path, slash);
+  const int fd = opened.first;
+  const std::string tmp = std::move(opened.second);
+  if (fd < 0) throw fail(error_text(-fd));
 
   int err = 0;  // the first write error; later chunks are dropped
   auto sink = [&](const void* data, size_t n) {

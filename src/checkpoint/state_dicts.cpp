@@ -21,6 +21,10 @@
 namespace lightning {
 
 Dict new_dict() { return Dict(c10::StringType::get(), c10::AnyType::get()); }
+Dict new_ordered_dict() { return Dict(c10::StringType::get(), c10::TensorType::get()); }
+bool is_ordered_dict(const Dict& dict) {
+  return dict.keyType()->kind() == c10::TypeKind::StringType && dict.valueType()->kind() == c10::TypeKind::TensorType;
+}
 c10::impl::GenericList new_list() { return c10::impl::GenericList(c10::AnyType::get()); }
 
 c10::IValue dict_at(const Dict& dict, const std::string& key, const std::string& what) {
@@ -32,7 +36,7 @@ c10::IValue dict_at(const Dict& dict, const std::string& key, const std::string&
 // --- module ---------------------------------------------------------------------------------
 
 Dict module_state_dict(const torch::nn::Module& module, bool clone) {
-  Dict out = new_dict();
+  Dict out = new_ordered_dict();
   auto add = [&](const auto& items) {
     for (const auto& item : items) {
       auto t = item.value().detach();
@@ -96,6 +100,9 @@ struct OptimizerLayout {
   std::function<std::unique_ptr<torch::optim::OptimizerParamState>(const Dict&)> read_state;
   /// State tensors have their parameter's shape (all but LBFGS, whose state is flat).
   bool per_parameter_shapes = true;
+  /// What PyTorch keeps for a parameter that stepped when LibTorch keeps nothing (SGD without
+  /// momentum: `{'momentum_buffer': None}`); unset: nothing.
+  std::function<void(Dict&)> write_stateless = nullptr;
 };
 
 double number(const Dict& d, const char* key) {
@@ -127,6 +134,15 @@ void put_tensor(Dict& d, const char* key, const torch::Tensor& t) {
 void put_step(Dict& d, int64_t step) { d.insert("step", torch::tensor(static_cast<float>(step))); }
 int64_t step_of(const Dict& d) { return d.contains("step") ? static_cast<int64_t>(number(d, "step")) : 0; }
 
+/// A hyperparameter whose PyTorch default is the int 0 (`weight_decay=0`, ...) is written as
+/// that int when zero, as Python's `state_dict()` has it; otherwise as a float.
+void put_default_zero(Dict& g, const char* key, double value) {
+  if (value == 0.0)
+    g.insert(key, int64_t{0});
+  else
+    g.insert(key, value);
+}
+
 void common_group_keys(Dict& g) {
   g.insert("maximize", false);
   g.insert("foreach", c10::IValue());
@@ -142,7 +158,8 @@ const Options& as(const torch::optim::OptimizerOptions& o) {
   return static_cast<const Options&>(o);
 }
 
-template <typename AdamLike, typename Options, typename State>
+/// Adam (`is_adam`) and AdamW differ in their param-group keys (AdamW: `weight_decay=1e-2`).
+template <typename AdamLike, typename Options, typename State, bool is_adam>
 OptimizerLayout adam_layout() {
   return {
       [](const torch::optim::OptimizerOptions& base, Dict& g) {
@@ -150,11 +167,22 @@ OptimizerLayout adam_layout() {
         g.insert("lr", o.lr());
         g.insert("betas", c10::ivalue::Tuple::create({std::get<0>(o.betas()), std::get<1>(o.betas())}));
         g.insert("eps", o.eps());
-        g.insert("weight_decay", o.weight_decay());
-        g.insert("amsgrad", o.amsgrad());
-        common_group_keys(g);
-        g.insert("capturable", false);
-        g.insert("fused", c10::IValue());
+        // torch 1.13's keys and order: Adam's, then AdamW's, which has fewer.
+        if (is_adam) {
+          put_default_zero(g, "weight_decay", o.weight_decay());
+          g.insert("amsgrad", o.amsgrad());
+          g.insert("maximize", false);
+          g.insert("foreach", c10::IValue());
+          g.insert("capturable", false);
+          g.insert("differentiable", false);
+          g.insert("fused", false);
+        } else {
+          g.insert("weight_decay", o.weight_decay());
+          g.insert("amsgrad", o.amsgrad());
+          g.insert("foreach", c10::IValue());
+          g.insert("maximize", false);
+          g.insert("capturable", false);
+        }
       },
       [](torch::optim::OptimizerOptions& base, const Dict& g) {
         auto& o = as<Options>(base);
@@ -190,9 +218,9 @@ const OptimizerLayout* layout_of(const torch::optim::Optimizer& optimizer) {
       [](const OptimizerOptions& base, Dict& g) {
         const auto& o = as<SGDOptions>(base);
         g.insert("lr", o.lr());
-        g.insert("momentum", o.momentum());
-        g.insert("dampening", o.dampening());
-        g.insert("weight_decay", o.weight_decay());
+        put_default_zero(g, "momentum", o.momentum());
+        put_default_zero(g, "dampening", o.dampening());
+        put_default_zero(g, "weight_decay", o.weight_decay());
         g.insert("nesterov", o.nesterov());
         common_group_keys(g);
       },
@@ -213,18 +241,20 @@ const OptimizerLayout* layout_of(const torch::optim::Optimizer& optimizer) {
         auto st = std::make_unique<SGDParamState>();
         st->momentum_buffer(buffer);
         return st;
-      }};
-  static const OptimizerLayout adam = adam_layout<Adam, AdamOptions, AdamParamState>();
-  static const OptimizerLayout adamw = adam_layout<AdamW, AdamWOptions, AdamWParamState>();
+      },
+      /*per_parameter_shapes=*/true,
+      [](Dict& s) { s.insert("momentum_buffer", c10::IValue()); }};
+  static const OptimizerLayout adam = adam_layout<Adam, AdamOptions, AdamParamState, true>();
+  static const OptimizerLayout adamw = adam_layout<AdamW, AdamWOptions, AdamWParamState, false>();
   static const OptimizerLayout rmsprop{
       [](const OptimizerOptions& base, Dict& g) {
         const auto& o = as<RMSpropOptions>(base);
         g.insert("lr", o.lr());
-        g.insert("momentum", o.momentum());
+        put_default_zero(g, "momentum", o.momentum());
         g.insert("alpha", o.alpha());
         g.insert("eps", o.eps());
         g.insert("centered", o.centered());
-        g.insert("weight_decay", o.weight_decay());
+        put_default_zero(g, "weight_decay", o.weight_decay());
         common_group_keys(g);
       },
       [](OptimizerOptions& base, const Dict& g) {
@@ -255,9 +285,9 @@ const OptimizerLayout* layout_of(const torch::optim::Optimizer& optimizer) {
       [](const OptimizerOptions& base, Dict& g) {
         const auto& o = as<AdagradOptions>(base);
         g.insert("lr", o.lr());
-        g.insert("lr_decay", o.lr_decay());
-        g.insert("weight_decay", o.weight_decay());
-        g.insert("initial_accumulator_value", o.initial_accumulator_value());
+        put_default_zero(g, "lr_decay", o.lr_decay());
+        put_default_zero(g, "weight_decay", o.weight_decay());
+        put_default_zero(g, "initial_accumulator_value", o.initial_accumulator_value());
         g.insert("eps", o.eps());
         common_group_keys(g);
       },
@@ -365,7 +395,7 @@ Dict as_dict(const c10::IValue& v, const std::string& what) {
 
 }  // namespace
 
-Dict optimizer_state_dict(const torch::optim::Optimizer& optimizer) {
+Dict optimizer_state_dict(const torch::optim::Optimizer& optimizer, const OptimizerStateExtras& extras) {
   Dict out = new_dict();
   const auto* layout = layout_of(optimizer);
   if (!layout) {
@@ -382,15 +412,22 @@ Dict optimizer_state_dict(const torch::optim::Optimizer& optimizer) {
   Dict state(c10::IntType::get(), c10::AnyType::get());
   auto groups = new_list();
   int64_t index = 0;
-  for (const auto& group : optimizer.param_groups()) {
+  const auto& param_groups = optimizer.param_groups();
+  for (size_t i = 0; i < param_groups.size(); ++i) {
+    const auto& group = param_groups[i];
     Dict g = new_dict();
     layout->write_group(group.options(), g);
+    if (i < extras.initial_lrs.size()) g.insert("initial_lr", extras.initial_lrs[i]);  // a scheduler's, as PyTorch
     c10::List<int64_t> params;
     for (const auto& p : group.params()) {
       auto it = optimizer.state().find(compat::optimizer_state_key(p));
       if (it != optimizer.state().end() && it->second) {
         Dict s = new_dict();
         layout->write_state(*it->second, s);
+        state.insert(index, s);
+      } else if (extras.stepped && layout->write_stateless) {
+        Dict s = new_dict();
+        layout->write_stateless(s);
         state.insert(index, s);
       }
       params.push_back(index++);

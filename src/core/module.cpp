@@ -36,6 +36,8 @@ StepOutput LightningModule::validation_step(const Batch&, int64_t, int64_t) {
 }
 
 StepOutput LightningModule::test_step(const Batch&, int64_t, int64_t) { throw detail::StepNotOverridden{"test_step"}; }
+void LightningModule::on_validation_model_train() { throw detail::StepNotOverridden{"on_validation_model_train"}; }
+void LightningModule::on_test_model_train() { throw detail::StepNotOverridden{"on_test_model_train"}; }
 
 torch::IValue LightningModule::predict_step(const Batch& batch, int64_t, int64_t) { return forward(batch[0]); }
 

@@ -52,6 +52,7 @@ struct MapFetcher {
   std::vector<size_t> order;
   size_t batch_size = 1;
   size_t num_batches = 0;
+  uint64_t epoch = 0;
 
   Batch fetch(size_t k) const {
     const size_t begin = k * batch_size;
@@ -83,8 +84,10 @@ struct SyncMapSource final : BatchSource {
   size_t position = 0;
 };
 
-/// num_workers > 0: workers claim batch numbers in order, at most `capacity` batches ahead of
-/// the consumer, and park the results in a ring of slots; the consumer takes them in order.
+/// num_workers > 0: worker w fetches the batches k with k % n == w (as PyTorch deals them out),
+/// at most `capacity` batches ahead of the consumer, and parks the results in a ring of slots;
+/// the consumer takes them in order. The fixed dealing makes each batch's worker, and so the
+/// worker generator's seed, the same in every run.
 struct ThreadedMapSource final : BatchSource {
   struct Slot {
     bool ready = false;
@@ -93,14 +96,17 @@ struct ThreadedMapSource final : BatchSource {
   };
 
   ThreadedMapSource(MapFetcher f, size_t num_workers, size_t capacity_, size_t first)
-      : fetcher(std::move(f)), capacity(capacity_), slots(capacity_), next_claim(first), consumed(first) {
-    const size_t n = std::min(num_workers, fetcher.num_batches - first);
+      : fetcher(std::move(f)), capacity(capacity_), slots(capacity_), consumed(first) {
+    const size_t n = num_workers;
     try {
-      for (size_t w = 0; w < n; ++w)
-        workers.emplace_back([this, w, n] {
+      for (size_t w = 0; w < n; ++w) {
+        const size_t k0 = first + (w + n - first % n) % n;  // w's first batch at or after `first`
+        if (k0 >= fetcher.num_batches) continue;
+        workers.emplace_back([this, w, n, k0] {
           detail::set_worker_info(static_cast<int64_t>(w), static_cast<int64_t>(n));
-          work();
+          work(k0, n);
         });
+      }
     } catch (...) {
       shutdown();
       throw;
@@ -118,21 +124,18 @@ struct ThreadedMapSource final : BatchSource {
       if (t.joinable()) t.join();
   }
 
-  void work() {
+  void work(size_t k, size_t stride) {
     at::init_num_threads();
-    while (true) {
-      size_t k = 0;
+    for (; k < fetcher.num_batches; k += stride) {
       {
         std::unique_lock<std::mutex> lock(mutex);
-        work_cv.wait(lock, [&] {
-          return stop || next_claim >= fetcher.num_batches || next_claim < consumed + capacity;
-        });
-        if (stop || next_claim >= fetcher.num_batches) return;
-        k = next_claim++;
+        work_cv.wait(lock, [&] { return stop || k < consumed + capacity; });
+        if (stop) return;
       }
       Batch batch;
       std::exception_ptr error;
       try {
+        detail::seed_worker_batch(fetcher.epoch, k);
         batch = fetcher.fetch(k);
       } catch (...) {
         error = std::current_exception();
@@ -160,7 +163,7 @@ struct ThreadedMapSource final : BatchSource {
       slot = Slot{};
       ++consumed;
     }
-    work_cv.notify_one();
+    work_cv.notify_all();  // the worker of the batch that now fits may be any of them
     if (error) std::rethrow_exception(error);
     return true;
   }
@@ -171,7 +174,6 @@ struct ThreadedMapSource final : BatchSource {
   std::condition_variable work_cv;   // workers wait for room ahead of the consumer
   std::condition_variable ready_cv;  // the consumer waits for its next batch
   std::vector<Slot> slots;
-  size_t next_claim = 0;  // next batch number a worker will take
   size_t consumed = 0;    // batches handed to the consumer
   bool stop = false;
   std::vector<std::thread> workers;
@@ -187,6 +189,8 @@ struct IterableFetcher {
   bool pin = false;
   size_t batch_size = 1;
   bool drop_last = false;
+
+  uint64_t epoch = 0;
 
   std::optional<Batch> pull() const {
     std::vector<Batch> samples;
@@ -246,12 +250,13 @@ struct ThreadedIterableSource final : BatchSource {
     at::init_num_threads();
     try {
       fetcher.dataset->reset();
-      while (true) {
+      for (uint64_t k = 0;; ++k) {
         {
           std::unique_lock<std::mutex> lock(mutex);
           space_cv.wait(lock, [&] { return stop || queue.size() < capacity; });
           if (stop) return;
         }
+        detail::seed_worker_batch(fetcher.epoch, k);
         auto batch = fetcher.pull();
         if (!batch) break;
         {
@@ -364,7 +369,7 @@ DataLoader::Iterator DataLoader::begin_at(size_t first_batch) {
   const size_t capacity = workers * static_cast<size_t>(options_.prefetch_factor);
   auto pass = std::make_shared<Iterator::Pass>();
   if (iterable_) {
-    IterableFetcher fetcher{iterable_, options_.collate_fn, pin, bs, options_.drop_last};
+    IterableFetcher fetcher{iterable_, options_.collate_fn, pin, bs, options_.drop_last, static_cast<uint64_t>(epoch_)};
     if (workers == 0)
       pass->source = std::make_unique<SyncIterableSource>(std::move(fetcher));
     else
@@ -377,7 +382,7 @@ DataLoader::Iterator DataLoader::begin_at(size_t first_batch) {
     const size_t n = dataset_->size();
     MapFetcher fetcher{dataset_, options_.collate_fn, pin,
                        sample_order(n, options_.shuffle, seed_, epoch_), bs,
-                       options_.drop_last ? n / bs : (n + bs - 1) / bs};
+                       options_.drop_last ? n / bs : (n + bs - 1) / bs, static_cast<uint64_t>(epoch_)};
     first_batch = std::min(first_batch, fetcher.num_batches);
     if (workers == 0)
       pass->source = std::make_unique<SyncMapSource>(std::move(fetcher), first_batch);

@@ -1,6 +1,7 @@
 #include "loggers/logger_files.h"
 
 #include "lightning/utilities/errors.h"
+#include "utilities/fs.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -46,10 +47,7 @@ bool is_dir(const std::string& path) {
 }
 
 [[noreturn]] void fail_dir(const std::string& who, const std::string& path, int err) {
-  throw MisconfigurationException(fmt::format(
-      "{}: cannot create the log folder '{}': {}; accepted: a save_dir where this process may create folders "
-      "and files",
-      who, path, std::strerror(err)));
+  fail_unwritable_folder(who, "log folder", path, err, "save_dir");
 }
 
 }  // namespace

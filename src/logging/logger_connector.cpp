@@ -24,13 +24,13 @@ double to_double(const torch::Tensor& t) {
 
 }  // namespace
 
-void LoggerConnector::log_metrics(const std::map<std::string, torch::Tensor>& metrics, std::optional<int64_t> step) {
+void LoggerConnector::log_metrics(const OrderedMap<torch::Tensor>& metrics, std::optional<int64_t> step) {
   if (trainer_.loggers().empty() || metrics.empty()) return;
   row_.clear();
   row_slots_.clear();  // the training row's cache points into row_
   for (const auto& [key, value] : metrics) {
     logged_metrics_.insert_or_assign(key, value);
-    row_.emplace_hint(row_.end(), key, to_double(value));  // keys arrive sorted: no search
+    row_.insert_or_assign(key, to_double(value));
   }
   if (!step) {
     // A logged "step" value is the row's step, as in Lightning.
@@ -62,6 +62,10 @@ bool LoggerConnector::should_update_logs() const {
 void LoggerConnector::on_batch_start(ResultCollection& results) {
   epoch_end_reached_ = false;
   results.on_batch_start();
+}
+
+void LoggerConnector::on_batch_end(ResultCollection& results) {
+  if (!trainer_.sanity_checking() && results.take_new_keys()) merge(results.metrics(!epoch_end_reached_));
 }
 
 void LoggerConnector::update_train_step_metrics() {
@@ -149,19 +153,19 @@ void LoggerConnector::refresh_from_active_results() {
   if (auto* results = trainer_.results()) merge(results->metrics(!epoch_end_reached_));
 }
 
-std::map<std::string, torch::Tensor>& LoggerConnector::callback_metrics() {
+OrderedMap<torch::Tensor>& LoggerConnector::callback_metrics() {
   refresh_from_active_results();
   return callback_metrics_;
 }
 
-std::map<std::string, torch::Tensor>& LoggerConnector::logged_metrics() {
+OrderedMap<torch::Tensor>& LoggerConnector::logged_metrics() {
   refresh_from_active_results();
   return logged_metrics_;
 }
 
-std::map<std::string, double> LoggerConnector::progress_bar_metrics() {
+OrderedMap<double> LoggerConnector::progress_bar_metrics() {
   refresh_from_active_results();
-  std::map<std::string, double> out;
+  OrderedMap<double> out;
   for (const auto& [k, v] : progress_bar_metrics_) out[k] = to_double(v);
   return out;
 }

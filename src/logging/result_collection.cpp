@@ -102,6 +102,7 @@ void ResultCollection::log(std::string_view fx, const std::string& name, const t
     m.epoch_name = m.forked() ? name + "_epoch" : name;
     it = metrics_.emplace(key_, std::move(m)).first;
     ordered_.push_back(&it->second);
+    new_keys_ = true;
   } else {
     const auto& m = it->second;
     if (m.prog_bar != options.prog_bar || m.logger != options.logger || m.on_step != on_step ||

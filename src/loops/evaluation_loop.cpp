@@ -52,6 +52,7 @@ std::vector<std::map<std::string, double>> EvaluationLoop::run(std::vector<DataL
   t.active_results_ = &results_;
   t.num_eval_dataloaders = static_cast<int64_t>(loaders.size());
   results_.reset();
+  batch_progress.reset_current();  // `current` counts this run's batches, over all its dataloaders
   logged_steps_.resize(std::max(logged_steps_.size(), loaders.size()), 0);
 
   const auto modes = training_modes(module);
@@ -99,10 +100,14 @@ std::vector<std::map<std::string, double>> EvaluationLoop::run(std::vector<DataL
           [&](LightningModule& m) { testing ? m.on_test_end() : m.on_validation_end(); });
     }
   }
-  if (t.state().fn == TrainerFn::Fitting) {
-    t.call_module("on_validation_model_train", [](LightningModule& m) { m.on_validation_model_train(); });
+  // After every evaluation run: the user's hook, or else each submodule's mode from before.
+  try {
+    t.call_module(testing ? "on_test_model_train" : "on_validation_model_train", [&](LightningModule& m) {
+      testing ? m.on_test_model_train() : m.on_validation_model_train();
+    });
+  } catch (const detail::StepNotOverridden&) {
+    restore_modes(module, modes);
   }
-  restore_modes(module, modes);
   t.active_results_ = previous_results;
   t.set_stage(previous_stage);
   return outputs;
@@ -111,7 +116,6 @@ std::vector<std::map<std::string, double>> EvaluationLoop::run(std::vector<DataL
 void EvaluationLoop::run_dataloader(DataLoader& loader, int64_t dataloader_idx, int64_t num_batches) {
   auto& t = trainer_;
   t.eval_dataloader_idx = dataloader_idx;
-  batch_progress.reset_current();
   auto it = loader.begin();
   const auto end = loader.end();
   for (int64_t batch_idx = 0; batch_idx < num_batches && it != end; ++batch_idx) {
@@ -157,8 +161,11 @@ void EvaluationLoop::evaluation_step(const Batch& input, int64_t batch_idx, int6
         testing ? m.on_test_batch_end(output, batch, batch_idx, dataloader_idx)
                 : m.on_validation_batch_end(output, batch, batch_idx, dataloader_idx);
       });
+  t.logger_connector().on_batch_end(results_);
   batch_progress.increment_completed();
-  t.logger_connector().update_eval_step_metrics(results_, logged_steps_[static_cast<size_t>(dataloader_idx)]++);
+  // The sanity check logs no rows and counts no step (Lightning's rows start at 0 after it).
+  if (!t.sanity_checking())
+    t.logger_connector().update_eval_step_metrics(results_, logged_steps_[static_cast<size_t>(dataloader_idx)]++);
 }
 
 std::vector<std::map<std::string, double>> EvaluationLoop::epoch_outputs(size_t num_dataloaders) {

@@ -19,7 +19,7 @@ FitLoop::FitLoop(Trainer& trainer) : epoch_loop(trainer), trainer_(trainer) {}
 bool FitLoop::can_stop_early() const {
   const auto min_epochs = trainer_.min_epochs();
   const auto min_steps = trainer_.min_steps();
-  const bool met_epochs = !min_epochs || epoch_progress.current.processed >= *min_epochs;
+  const bool met_epochs = epoch_progress.current.processed >= min_epochs;
   const bool met_steps = !min_steps || epoch_loop.global_step() >= *min_steps;
   return met_epochs && met_steps;
 }
@@ -34,7 +34,7 @@ bool FitLoop::done() {
   if (t.num_training_batches() == 0) return stop("No training batches.");
   if (t.max_steps() >= 0 && epoch_loop.global_step() >= t.max_steps())
     return stop(fmt::format("`max_steps={}` reached.", t.max_steps()));
-  const auto max_epochs = t.max_epochs().value_or(-1);
+  const auto max_epochs = t.max_epochs();
   if (max_epochs >= 0 && epoch_progress.current.processed >= max_epochs)
     return stop(fmt::format("`max_epochs={}` reached.", max_epochs));
   if (t.should_stop) {
@@ -42,7 +42,7 @@ bool FitLoop::done() {
     std::cerr << fmt::format(
                      "Trainer was signaled to stop but the required `min_epochs={}` or `min_steps={}` has not been "
                      "met. Training will continue...",
-                     t.min_epochs() ? std::to_string(*t.min_epochs()) : "None",
+                     t.min_epochs(),
                      t.min_steps() ? std::to_string(*t.min_steps()) : "None")
               << std::endl;
   }
@@ -60,8 +60,9 @@ void FitLoop::run_sanity_check() {
   t.reset_val_dataloaders();
   if (t.enable_validation()) epoch_loop.val_loop.run(t.val_dataloaders_, t.num_sanity_val_batches_);
   t.call_callbacks("on_sanity_check_end", [&](Callback& c) { c.on_sanity_check_end(t, module); });
-  // What the sanity check logged must not leak into training (Lightning resets both).
+  // What the sanity check logged and counted must not leak into training (Lightning resets them).
   epoch_loop.val_loop.results().reset();
+  epoch_loop.val_loop.batch_progress = BatchProgress{};
   t.logger_connector().reset_metrics();
   t.set_stage(previous);
 }
@@ -72,8 +73,15 @@ void FitLoop::run() {
   if (t.enable_validation() && t.options().num_sanity_val_steps > 0) run_sanity_check();
   t.set_stage(RunningStage::Training);
   t.active_results_ = &epoch_loop.results;
+  // Lightning skips the fit loop without asking for a train dataloader.
+  if (t.options().limit_train_batches.is_zero()) return;
   t.reset_train_dataloader();
-  if (!t.val_loaded_ && t.enable_validation()) t.reset_val_dataloaders();
+  if (!t.val_loaded_ && t.enable_validation()) {
+    // Early, for the epoch bar's total; under the stage Lightning requests them in.
+    t.set_stage(RunningStage::Validating);
+    t.reset_val_dataloaders();
+    t.set_stage(RunningStage::Training);
+  }
   if (restored_loader_seed_) t.train_dataloader_->set_seed(*std::exchange(restored_loader_seed_, std::nullopt));
   if (done()) return;  // Lightning skips the loop, train hooks included.
   t.call_hooks(
@@ -122,101 +130,109 @@ void FitLoop::run() {
 namespace lightning {
 namespace {
 
-/// Lightning's optimizer progress: steps and zero_grad calls, counted ready/completed.
-Dict optimizer_progress(int64_t steps) {
-  auto counts = [&] {
-    Dict d = new_dict();
-    d.insert("ready", steps);
-    d.insert("completed", steps);
-    return d;
-  };
-  auto tracker = [&] {
-    Dict d = new_dict();
-    d.insert("total", counts());
-    d.insert("current", counts());
-    return d;
-  };
-  Dict optimizer = new_dict();
-  optimizer.insert("step", tracker());
-  optimizer.insert("zero_grad", tracker());
-  Dict out = new_dict();
-  out.insert("optimizer", optimizer);
-  return out;
-}
-
 Dict dict_in(const Dict& d, const char* key) {
-  auto v = dict_at(d, key, "checkpoint loops.fit_loop");
-  if (!v.isGenericDict()) throw CheckpointError(fmt::format("checkpoint loops.fit_loop: '{}' is not a dict", key));
+  auto v = dict_at(d, key, "the loop state");
+  if (!v.isGenericDict()) throw CheckpointError(fmt::format("'{}' is a {}, expected a dict", key, v.tagKind()));
   return v.toGenericDict();
 }
 
-/// Marks every event of the tracker as completed up to its processed count.
-void settle(ProgressTracker& t) { t.ready = t.started = t.completed = t.processed; }
+/// `key` of `d` into `progress`, when Lightning's version of the file has it.
+template <typename P>
+void load_if_present(P& progress, const Dict& d, const char* key) {
+  if (d.contains(key)) progress.load_state_dict(dict_in(d, key));
+}
+
+bool bool_in(const Dict& d, const char* key) {
+  auto it = d.find(key);
+  return it != d.end() && it->value().isBool() && it->value().toBool();
+}
 
 }  // namespace
 
+// Lightning 2.x's keys in its order, with its counter values: a checkpoint taken in a hook
+// shows that hook's batch or epoch as not completed yet. Our own extras (what an exact resume
+// needs beyond Lightning's counters) live under "lightning_cpp", which Lightning ignores.
 Dict FitLoop::state_dict() const {
   const auto& el = epoch_loop;
-  Dict state = new_dict();
-  if (trainer_.train_dataloader_) state.insert("train_dataloader_seed", static_cast<int64_t>(trainer_.train_dataloader_->seed()));
+  const auto& opt = el.optimization;
   Dict fit = new_dict();
-  fit.insert("state_dict", state);
-
+  fit.insert("state_dict", new_dict());
   Dict epoch_state = new_dict();
-  epoch_state.insert("_batches_that_stepped", el.batches_that_stepped + (el.step_pending ? 1 : 0));
-  // Saved from on_train_batch_end: validation due after this batch has not run yet.
-  const bool in_batch_end = std::string_view(trainer_.current_fx()) == "on_train_batch_end";
-  epoch_state.insert("_resume_validation", in_batch_end && el.should_check_val());
+  epoch_state.insert("_batches_that_stepped", el.batches_that_stepped);
   fit.insert("epoch_loop.state_dict", epoch_state);
-
-  BatchProgress batches = el.batch_progress;
-  settle(batches.total);
-  settle(batches.current);
-  fit.insert("epoch_loop.batch_progress", batches.state_dict());
-  fit.insert("epoch_loop.automatic_optimization.optim_progress", optimizer_progress(el.global_step()));
+  fit.insert("epoch_loop.batch_progress", el.batch_progress.state_dict());
+  fit.insert("epoch_loop.scheduler_progress", el.scheduler_progress.state_dict());
+  fit.insert("epoch_loop.automatic_optimization.state_dict", new_dict());
+  Dict optimizer = new_dict();
+  optimizer.insert("step", opt.step_progress.state_dict());
+  optimizer.insert("zero_grad", opt.zero_grad_progress.state_dict());
+  Dict optim_progress = new_dict();
+  optim_progress.insert("optimizer", optimizer);
+  fit.insert("epoch_loop.automatic_optimization.optim_progress", optim_progress);
+  fit.insert("epoch_loop.manual_optimization.state_dict", new_dict());
+  fit.insert("epoch_loop.manual_optimization.optim_step_progress", opt.manual_step_progress.state_dict());
   fit.insert("epoch_loop.val_loop.state_dict", new_dict());
   fit.insert("epoch_loop.val_loop.batch_progress", el.val_loop.batch_progress.state_dict());
+  fit.insert("epoch_progress", epoch_progress.state_dict());
 
-  // Saved from the epoch's end hooks (all batches processed): the epoch counts as completed.
-  Progress epochs = epoch_progress;
-  if (epochs.current.processed > epochs.current.completed) {
-    settle(epochs.total);
-    settle(epochs.current);
-  }
-  fit.insert("epoch_progress", epochs.state_dict());
+  Dict extras = new_dict();
+  if (trainer_.train_dataloader_)
+    extras.insert("train_dataloader_seed", static_cast<int64_t>(trainer_.train_dataloader_->seed()));
+  // The running batch's step counts in _batches_that_stepped once its hooks and validation ran.
+  extras.insert("step_pending", el.step_pending);
+  // Saved from on_train_batch_end: validation due after this batch has not run yet.
+  const bool in_batch_end = std::string_view(trainer_.current_fx()) == "on_train_batch_end";
+  extras.insert("resume_validation", in_batch_end && el.should_check_val());
+  fit.insert("lightning_cpp", extras);
   return fit;
 }
 
 void FitLoop::load_state_dict(const Dict& fit) {
+  auto& el = epoch_loop;
+  auto& opt = el.optimization;
   epoch_progress.load_state_dict(dict_in(fit, "epoch_progress"));
-  epoch_loop.batch_progress.load_state_dict(dict_in(fit, "epoch_loop.batch_progress"));
-  auto epoch_state = dict_in(fit, "epoch_loop.state_dict");
-  epoch_loop.batches_that_stepped = dict_at(epoch_state, "_batches_that_stepped", "loops.fit_loop").toInt();
-  epoch_loop.step_pending = false;
-  auto optim = dict_in(dict_in(fit, "epoch_loop.automatic_optimization.optim_progress"), "optimizer");
-  epoch_loop.optimization.optimizer_steps =
-      dict_at(dict_in(dict_in(optim, "step"), "total"), "completed", "loops.fit_loop").toInt();
+  el.batch_progress.load_state_dict(dict_in(fit, "epoch_loop.batch_progress"));
+  load_if_present(el.scheduler_progress, fit, "epoch_loop.scheduler_progress");
+  auto optimizer = dict_in(dict_in(fit, "epoch_loop.automatic_optimization.optim_progress"), "optimizer");
+  opt.step_progress.load_state_dict(dict_in(optimizer, "step"));
+  load_if_present(opt.zero_grad_progress, optimizer, "zero_grad");
+  load_if_present(opt.manual_step_progress, fit, "epoch_loop.manual_optimization.optim_step_progress");
+  load_if_present(el.val_loop.batch_progress, fit, "epoch_loop.val_loop.batch_progress");
+  auto batches = dict_at(dict_in(fit, "epoch_loop.state_dict"), "_batches_that_stepped", "the loop state");
+  if (!batches.isInt())
+    throw CheckpointError(fmt::format("'epoch_loop.state_dict._batches_that_stepped' is a {}, expected an int",
+                                      batches.tagKind()));
+  el.batches_that_stepped = batches.toInt();
+  std::optional<Dict> extras;
+  if (fit.contains("lightning_cpp")) extras = dict_in(fit, "lightning_cpp");
 
+  el.step_pending = extras && bool_in(*extras, "step_pending");
+  el.resume_validation = false;
+  el.finish_interrupted_batch = false;
+  auto& batch = el.batch_progress;
   const bool mid_epoch = epoch_progress.current.ready > epoch_progress.current.processed;
   if (mid_epoch) {
-    // The epoch restarts (its start hooks run again) and skips the batches already trained.
-    epoch_progress.total.ready = epoch_progress.total.started = epoch_progress.total.processed;
-    epoch_progress.current.ready = epoch_progress.current.started = epoch_progress.current.processed;
-    epoch_loop.resume_batch = epoch_loop.batch_progress.current.processed;
-    auto it = epoch_state.find("_resume_validation");
-    epoch_loop.resume_validation = it != epoch_state.end() && it->value().isBool() && it->value().toBool();
+    // The epoch restarts (its start hooks run again) and skips the batches already trained; a
+    // batch whose end hooks were running when the file was written counts as trained.
+    const bool in_batch_end = batch.current.processed > batch.current.completed;
+    if (extras)
+      el.resume_validation = bool_in(*extras, "resume_validation");
+    else
+      el.finish_interrupted_batch = in_batch_end;  // Lightning's file: decided once the loader is known
+    for (ProgressTracker* t : {&batch.total, &batch.current}) t->ready = t->started = t->completed = t->processed;
+    for (ProgressTracker* t : {&epoch_progress.total, &epoch_progress.current}) t->ready = t->started = t->processed;
+    el.resume_batch = batch.current.processed;
   } else {
-    // Saved at an epoch's end, by us or by Lightning (which leaves `completed` one behind).
-    settle(epoch_progress.total);
-    settle(epoch_progress.current);
-    epoch_loop.batch_progress.reset_current();
-    epoch_loop.resume_batch = 0;
-    epoch_loop.resume_validation = false;
+    // Saved at an epoch's end (Lightning, and we, leave `completed` one behind there).
+    for (ProgressTracker* t : {&epoch_progress.total, &epoch_progress.current})
+      t->ready = t->started = t->completed = t->processed;
+    batch.reset_current();
+    el.resume_batch = 0;
   }
-  auto state = dict_in(fit, "state_dict");
-  auto seed = state.find("train_dataloader_seed");
   restored_loader_seed_.reset();
-  if (seed != state.end() && seed->value().isInt()) restored_loader_seed_ = static_cast<uint64_t>(seed->value().toInt());
+  if (extras)
+    if (auto seed = extras->find("train_dataloader_seed"); seed != extras->end() && seed->value().isInt())
+      restored_loader_seed_ = static_cast<uint64_t>(seed->value().toInt());
 }
 
 }  // namespace lightning

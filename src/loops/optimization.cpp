@@ -35,9 +35,10 @@ StepOutput AutomaticOptimization::run(const Batch& batch, int64_t batch_idx, boo
     return s->self->closure(s->batch, s->batch_idx, s->output, s->zero_grad);
   };
   const int64_t epoch = t.current_epoch();
+  step_progress.increment_ready();
   t.call_module("optimizer_step",
                 [&](LightningModule& m) { m.optimizer_step(epoch, batch_idx, optimizer, step_closure); });
-  ++optimizer_steps;
+  step_progress.increment_completed();
   return output;
 }
 
@@ -50,8 +51,10 @@ torch::Tensor AutomaticOptimization::optimizer_step(torch::optim::Optimizer& opt
     torch::optim::Optimizer* optimizer;
   } after{this, &optimizer};
   const std::function<void()> after_closure = [a = &after]() { a->self->after_closure(*a->optimizer); };
+  const bool manual = !trainer_.lightning_module().automatic_optimization;
+  if (manual) manual_step_progress.increment_ready();
   auto loss = trainer_.precision_plugin().optimizer_step(optimizer, closure, after_closure);
-  if (!trainer_.lightning_module().automatic_optimization) ++optimizer_steps;
+  if (manual) manual_step_progress.increment_completed();
   return loss;
 }
 
@@ -99,12 +102,15 @@ torch::Tensor AutomaticOptimization::closure(const Batch& batch, int64_t batch_i
         "StepOutput to skip the step",
         fmt::join(loss.sizes(), ", ")));
   if (zero_grad) {
+    zero_grad_progress.increment_ready();
     t.call_hooks(
         "on_before_zero_grad", [&](Callback& c) { c.on_before_zero_grad(t, module, optimizer); },
         [&](LightningModule& m) { m.on_before_zero_grad(optimizer); });
+    zero_grad_progress.increment_started();
     const int64_t epoch = t.current_epoch();
     t.call_module("optimizer_zero_grad",
                   [&](LightningModule& m) { m.optimizer_zero_grad(epoch, batch_idx, optimizer); });
+    zero_grad_progress.increment_completed();
   }
   if (!loss.defined()) return loss;
   if (!loss.requires_grad())

@@ -29,10 +29,10 @@ std::vector<std::vector<torch::IValue>> PredictionLoop::run(std::vector<DataLoad
   t.call_hooks(
       "on_predict_epoch_start", [&](Callback& c) { c.on_predict_epoch_start(t, module); },
       [](LightningModule& m) { m.on_predict_epoch_start(); });
+  batch_progress.reset_current();  // this run's batches, over all its dataloaders (totals accumulate)
   for (size_t i = 0; i < loaders.size(); ++i) {
     const auto dl = static_cast<int64_t>(i);
     t.eval_dataloader_idx = dl;
-    batch_progress.reset_current();
     auto it = loaders[i].begin();
     const auto end = loaders[i].end();
     for (int64_t batch_idx = 0; batch_idx < num_batches[i] && it != end; ++batch_idx) {

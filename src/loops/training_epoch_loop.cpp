@@ -40,11 +40,23 @@ bool TrainingEpochLoop::should_accumulate() const {
 void TrainingEpochLoop::run(DataLoader& loader) {
   const int64_t start = resume_batch;
   resume_batch = 0;
-  if (start == 0) batch_progress.reset_current();  // else: the restored counters of this epoch
+  if (start == 0) {
+    // A new epoch (else: the restored counters of this one), as Lightning's `reset`.
+    batch_progress.reset_current();
+    scheduler_progress.reset_current();
+    optimization.step_progress.reset_current();
+    optimization.zero_grad_progress.reset_current();
+    val_loop.batch_progress.total.reset();  // counts the validation batches of this epoch
+  }
+  if (std::exchange(finish_interrupted_batch, false)) {  // with the restored is_last_batch
+    step_pending = !should_accumulate();
+    resume_validation = should_check_val();
+  }
+  if (std::exchange(resume_validation, false)) run_validation();
+  if (std::exchange(step_pending, false)) ++batches_that_stepped;
   batch_progress.is_last_batch = false;
   skip_rest_of_epoch_ = false;
   const int64_t limit = trainer_.num_training_batches();
-  if (std::exchange(resume_validation, false)) run_validation();
   if (limit == 0 || start >= limit) return;
   // One batch of look-ahead tells whether the current batch is the last (as Lightning's
   // prefetching fetcher does), which validation and the progress bar need.
@@ -65,10 +77,14 @@ void TrainingEpochLoop::run(DataLoader& loader) {
 
 void TrainingEpochLoop::run_validation() {
   auto& t = trainer_;
+  // Lightning's order, under the validating stage: free the gradients (not those of a window
+  // still accumulating: they belong to its coming optimizer step), then (re)load the loaders.
+  t.set_stage(RunningStage::Validating);
+  if (!should_accumulate())
+    t.call_module("on_validation_model_zero_grad", [](LightningModule& m) { m.on_validation_model_zero_grad(); });
   t.reset_val_dataloaders();
-  if (!t.enable_validation()) return;
-  t.call_module("on_validation_model_zero_grad", [](LightningModule& m) { m.on_validation_model_zero_grad(); });
-  val_loop.run(t.val_dataloaders_, t.num_val_batches_);
+  if (t.enable_validation()) val_loop.run(t.val_dataloaders_, t.num_val_batches_);
+  t.set_stage(RunningStage::Training);
   t.active_results_ = &results;
 }
 
@@ -106,6 +122,7 @@ void TrainingEpochLoop::advance(Batch batch, int64_t batch_idx) {
   t.call_hooks(
       "on_train_batch_end", [&](Callback& c) { c.on_train_batch_end(t, module, output, batch, batch_idx); },
       [&](LightningModule& m) { m.on_train_batch_end(output, batch, batch_idx); });
+  t.logger_connector().on_batch_end(results);
   batch_progress.increment_completed();
 
   if (should_check_val()) run_validation();
@@ -143,7 +160,9 @@ void TrainingEpochLoop::update_lr_schedulers(const char* interval, bool plateau)
       }
       metric = it->second.item<double>();
     }
+    scheduler_progress.increment_ready();
     t.call_module("lr_scheduler_step", [&](LightningModule& m) { m.lr_scheduler_step(*c.scheduler, metric); });
+    scheduler_progress.increment_completed();
   }
 }
 

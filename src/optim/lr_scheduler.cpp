@@ -76,6 +76,12 @@ std::vector<double> numbers(const c10::IValue& v) {
 
 }  // namespace
 
+std::vector<double> initial_lrs_of(const Optimizer& optimizer) {
+  std::lock_guard<std::mutex> lock(initial_lrs_mutex);
+  auto* found = find_initial_lrs(&optimizer);
+  return found ? *found : std::vector<double>{};
+}
+
 // --- LRScheduler -------------------------------------------------------------------------------
 
 LRScheduler::LRScheduler(std::shared_ptr<Optimizer> optimizer) : optimizer_(std::move(optimizer)) {

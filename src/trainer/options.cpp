@@ -1,5 +1,6 @@
 #include "lightning/trainer/options.h"
 
+#include "lightning/callbacks/timer.h"
 #include "lightning/precision/precision.h"
 #include "lightning/utilities/errors.h"
 #include "trainer/resolved_options.h"
@@ -10,7 +11,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <filesystem>
 #include <regex>
@@ -152,6 +155,19 @@ ResolvedOptions resolve(const TrainerOptions& o) {
   }
   r.device = r.accelerator == "cuda" ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_index))
                                      : torch::Device(torch::kCPU);
+  // Flags of distributed training: their non-default values would be ignored here, silently.
+  require(!(o.use_distributed_sampler && o.replace_sampler_ddp && *o.use_distributed_sampler != *o.replace_sampler_ddp),
+          fmt::format("use_distributed_sampler={} and replace_sampler_ddp={} contradict each other; accepted: one of "
+                      "them (replace_sampler_ddp is Lightning 1.x's name of use_distributed_sampler)",
+                      *o.use_distributed_sampler, *o.replace_sampler_ddp));
+  for (auto [flag, value] : {std::pair{"use_distributed_sampler", o.use_distributed_sampler},
+                             std::pair{"replace_sampler_ddp", o.replace_sampler_ddp}})
+    require(value.value_or(true),
+            fmt::format("{}=false is not supported yet: it only acts in distributed training, which this build does "
+                        "not provide; accepted: true (or unset)",
+                        flag));
+  require(!o.sync_batchnorm, "sync_batchnorm=true is not supported yet: it only acts in distributed training, which "
+                             "this build does not provide; accepted: false");
   require(o.num_nodes == 1, fmt::format("num_nodes={} is invalid; accepted: 1 (multi-node training is not "
                                         "available in this build yet)",
                                         o.num_nodes));
@@ -177,10 +193,23 @@ ResolvedOptions resolve(const TrainerOptions& o) {
   require(o.max_steps >= -1, fmt::format("max_steps={} is invalid; accepted: an int >= -1 (-1: no limit)", o.max_steps));
   if (o.min_epochs) require(*o.min_epochs >= 0, fmt::format("min_epochs={} is invalid; accepted: an int >= 0", *o.min_epochs));
   if (o.min_steps) require(*o.min_steps >= 0, fmt::format("min_steps={} is invalid; accepted: an int >= 0", *o.min_steps));
-  // Lightning: max_epochs defaults to 1000 when neither max_epochs nor max_steps is set.
-  r.max_epochs = o.max_epochs ? *o.max_epochs : (o.max_steps == -1 ? 1000 : -1);
+  // Lightning's `_parse_loop_limits`: without max_epochs, 1000 epochs unless max_steps or a Timer
+  // bounds the run; min_epochs 1 when only min_steps is given (so should_stop re-checks), else 0.
+  const bool timed = o.max_time || std::any_of(o.callbacks.begin(), o.callbacks.end(), [](const auto& c) {
+                       return dynamic_cast<const Timer*>(c.get()) != nullptr;
+                     });
+  if (o.max_epochs) {
+    r.max_epochs = *o.max_epochs;
+  } else if (o.max_steps == -1 && !timed) {
+    std::cerr << "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set "
+                 "`max_epochs=-1`."
+              << std::endl;
+    r.max_epochs = 1000;
+  } else {
+    r.max_epochs = -1;
+  }
   r.max_steps = o.max_steps;
-  r.min_epochs = o.min_epochs;
+  r.min_epochs = o.min_epochs.value_or(o.min_steps ? 1 : 0);
   r.min_steps = o.min_steps;
   if (o.min_epochs && o.max_epochs && *o.max_epochs >= 0)
     require(*o.min_epochs <= *o.max_epochs,
@@ -285,8 +314,7 @@ ResolvedOptions resolve(const TrainerOptions& o) {
     r.max_epochs = 1;
     r.val_check_interval = 1.0;
     r.check_val_every_n_epoch = 1;
-    r.logger_enabled = false;
-    r.enable_checkpointing = false;
+    // Loggers become a DummyLogger (Trainer) and checkpoint callbacks stay, skipping every save.
   }
   if (r.overfit) r.limit_train_batches = r.limit_val_batches = overfit;
 

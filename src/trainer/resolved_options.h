@@ -21,7 +21,7 @@ struct ResolvedOptions {
   std::string precision = "32-true";  // resolved: "64-true", "32-true", "bf16-mixed", "16-mixed", ...
   int64_t fast_dev_run = 0;  // batches; 0 = off
   int64_t max_epochs = -1;   // -1 = no limit
-  std::optional<int64_t> min_epochs;
+  int64_t min_epochs = 0;
   int64_t max_steps = -1;
   std::optional<int64_t> min_steps;
   std::optional<std::chrono::duration<double>> max_time;

@@ -9,6 +9,7 @@ namespace {
 
 std::atomic<int> sigint_count{0};
 std::atomic<bool> sigterm_flag{false};
+std::atomic<bool> sigterm_saves{false};
 
 extern "C" void on_sigint(int) {
   if (sigint_count.fetch_add(1) >= 1) {
@@ -23,15 +24,22 @@ extern "C" void on_sigint(int) {
 
 extern "C" void on_sigterm(int) {
   sigterm_flag = true;
-  constexpr char message[] = "\nReceived SIGTERM: saving a checkpoint after the current batch, then exiting.\n";
-  (void)!write(STDERR_FILENO, message, sizeof(message) - 1);
+  constexpr char saving[] = "\nReceived SIGTERM: saving a checkpoint after the current batch, then exiting.\n";
+  constexpr char stopping[] =
+      "\nReceived SIGTERM: stopping after the current batch, then exiting (outside `fit` there is no training "
+      "state to save).\n";
+  if (sigterm_saves.load())
+    (void)!write(STDERR_FILENO, saving, sizeof(saving) - 1);
+  else
+    (void)!write(STDERR_FILENO, stopping, sizeof(stopping) - 1);
 }
 
 }  // namespace
 
-SignalGuard::SignalGuard() {
+SignalGuard::SignalGuard(bool sigterm_saves_checkpoint) {
   sigint_count = 0;
   sigterm_flag = false;
+  sigterm_saves = sigterm_saves_checkpoint;
   previous_int_ = std::signal(SIGINT, on_sigint);
   previous_term_ = std::signal(SIGTERM, on_sigterm);
 }

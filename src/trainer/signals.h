@@ -16,7 +16,8 @@ inline constexpr int kSigtermExitCode = 143;
 /// Installs the SIGINT and SIGTERM handlers for its lifetime and restores the previous ones after.
 class SignalGuard {
  public:
-  SignalGuard();
+  /// `sigterm_saves_checkpoint`: what the SIGTERM message announces (true in `fit`).
+  explicit SignalGuard(bool sigterm_saves_checkpoint);
   ~SignalGuard();
   SignalGuard(const SignalGuard&) = delete;
   SignalGuard& operator=(const SignalGuard&) = delete;

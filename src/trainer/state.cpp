@@ -12,6 +12,16 @@ std::string to_string(TrainerFn fn) {
   return "";
 }
 
+RunningStage stage_of(TrainerFn fn) {
+  switch (fn) {
+    case TrainerFn::Fitting: return RunningStage::Training;
+    case TrainerFn::Validating: return RunningStage::Validating;
+    case TrainerFn::Testing: return RunningStage::Testing;
+    case TrainerFn::Predicting: return RunningStage::Predicting;
+  }
+  return RunningStage::Training;
+}
+
 std::string to_string(TrainerStatus status) {
   switch (status) {
     case TrainerStatus::Initializing: return "initializing";

@@ -5,6 +5,7 @@
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
+#include "lightning/callbacks/on_exception_checkpoint.h"
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/callbacks/timer.h"
 #include "lightning/loggers/logger.h"
@@ -18,6 +19,7 @@
 #include "lightning/utilities/errors.h"
 #include "trainer/resolved_options.h"
 #include "trainer/signals.h"
+#include "utilities/fs.h"
 
 #include <ATen/Context.h>
 #include <torch/csrc/autograd/anomaly_mode.h>
@@ -91,6 +93,8 @@ Trainer::Trainer(TrainerOptions options)
   if (options_->logger_enabled) {
     loggers_ = options.logger.loggers;
     if (loggers_.empty()) loggers_.push_back(std::make_shared<loggers::TensorBoardLogger>(options_->default_root_dir));
+    // Lightning's debugging flags: the loggers are swapped for one that writes nothing.
+    if (options_->fast_dev_run > 0) loggers_ = {std::make_shared<DummyLogger>()};
   }
   device_ = options_->device;
   // Lightning's `_set_torch_flags`: deterministic implies benchmark=false unless given.
@@ -271,21 +275,41 @@ void Trainer::setup_callbacks() {
 }
 
 void Trainer::run(TrainerFn fn, RunArgs args) {
-  if (!args.model)
-    throw MisconfigurationException(fmt::format("{}: model is null; accepted: a LightningModule", to_string(fn)));
+  const bool model_provided = args.model != nullptr;
+  if (!model_provided) {
+    // Lightning: validate/test/predict without a model run the model of the previous call,
+    // with the best checkpoint of its fit unless told otherwise.
+    if (fn == TrainerFn::Fitting || !model_)
+      throw MisconfigurationException(fmt::format(
+          "`Trainer.{}()` requires a `LightningModule` when it hasn't been passed in a previous run; accepted: a "
+          "LightningModule{}",
+          to_string(fn), fn == TrainerFn::Fitting ? "" : ", or none after a fit/validate/test/predict call"));
+    args.model = model_;
+    if (!args.ckpt_path) {
+      args.ckpt_path = "best";
+      std::cerr << fmt::format(
+                       "`.{0}(ckpt_path=None)` was called without a model. The best model of the previous `fit` call "
+                       "will be used. You can pass `.{0}(ckpt_path='best')` to use the best model or "
+                       "`.{0}(ckpt_path='last')` to use the last model. If you pass a value, this warning will be "
+                       "silenced.",
+                       to_string(fn))
+                << std::endl;
+    }
+  }
   if (model_ && model_ != args.model && model_->trainer_ == this) model_->trainer_ = nullptr;
   model_ = std::move(args.model);
   model_->trainer_ = this;
   model_->device_ = device_;
   attach_data(args);
-  state_ = TrainerState{fn, TrainerStatus::Running, std::nullopt};
+  // Lightning reports the entry point's stage from the first hook on (setup, configure_optimizers, ...).
+  state_ = TrainerState{fn, TrainerStatus::Running, stage_of(fn)};
   if (fn == TrainerFn::Fitting) should_stop = false;
   eval_results_.clear();
   predictions_.clear();
   logger_connector_->reset_metrics();
   const std::string stage = to_string(fn);
 
-  detail::SignalGuard signals;
+  detail::SignalGuard signals(fn == TrainerFn::Fitting);
   std::optional<torch::autograd::DetectAnomalyGuard> anomaly;
   if (options_->detect_anomaly) anomaly.emplace();
   try {
@@ -330,6 +354,7 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
       logger->save();
     }
     if (fn == TrainerFn::Fitting && checkpoint) restore_training_state(*checkpoint, *ckpt_path_);
+    if (fn == TrainerFn::Fitting) check_checkpoint_folders();
     checkpoint.reset();  // free its tensors before the run
     run_stage();
     if (fn == TrainerFn::Fitting)
@@ -341,14 +366,34 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
   } catch (const detail::Interrupted&) {
     on_exception(std::make_exception_ptr(std::runtime_error("KeyboardInterrupt")));
   } catch (const detail::Terminated&) {
-    // Preemption: keep what is needed to resume, close everything, and exit with 143.
-    if (fn == TrainerFn::Fitting) save_hpc_checkpoint();
+    // Preemption: keep what is needed to resume, close everything, and exit with 143, whatever
+    // fails on the way (a full disk must not skip the on_exception callbacks or the status).
+    if (fn == TrainerFn::Fitting) {
+      try {
+        save_hpc_checkpoint();
+      } catch (...) {
+        report_cleanup_error("saving the HPC checkpoint after SIGTERM", std::current_exception());
+      }
+    }
     on_exception(std::make_exception_ptr(std::runtime_error("SIGTERM")));
     std::exit(detail::kSigtermExitCode);
   } catch (...) {
     on_exception(std::current_exception());
     throw;
   }
+}
+
+void Trainer::check_checkpoint_folders() const {
+  // Found now, not at the first save an epoch later (the loggers check theirs when they start).
+  if (options_->fast_dev_run > 0) return;
+  for (const auto* mc : checkpoint_callbacks())
+    if (auto dir = mc->dirpath()) detail::check_writable_folder(*dir, "ModelCheckpoint", "checkpoint folder", "dirpath");
+  for (const auto& cb : callbacks_)
+    if (auto* oe = dynamic_cast<const OnExceptionCheckpoint*>(cb.get()))
+      detail::check_writable_folder(detail::parent_dir(oe->ckpt_path()), "OnExceptionCheckpoint", "checkpoint folder",
+                                    "dirpath");
+  detail::check_writable_folder(options_->default_root_dir, "Trainer", "folder of HPC checkpoints (SIGTERM)",
+                                "default_root_dir");
 }
 
 void Trainer::verify_manual_optimization_support() const {
@@ -372,19 +417,39 @@ void Trainer::on_exception(const std::exception_ptr& e) {
   state_.status = TrainerStatus::Interrupted;
   state_.stage.reset();
   active_results_ = nullptr;
+  // Errors raised while cleaning up are reported, never raised: the original exception (or the
+  // SIGTERM exit status) is what the caller must see.
   for (const auto& cb : callbacks_) {
     try {
       cb->on_exception(*this, *model_, e);
     } catch (...) {
-      // The original exception matters more than one raised while handling it.
+      report_cleanup_error(fmt::format("{}.on_exception", cb->state_key()), std::current_exception());
     }
   }
-  for (const auto& logger : loggers_) logger->finalize("failed");
+  for (const auto& logger : loggers_) {
+    try {
+      logger->finalize("failed");
+    } catch (...) {
+      report_cleanup_error(fmt::format("logger '{}'.finalize(\"failed\")", logger->name()), std::current_exception());
+    }
+  }
   try {
     checkpoint_io_->teardown();
   } catch (...) {
-    // A failed background save must not hide the original exception.
+    report_cleanup_error("the checkpoint IO's teardown", std::current_exception());
   }
+}
+
+void Trainer::report_cleanup_error(const std::string& during, const std::exception_ptr& error) {
+  std::string what = "an unknown error";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  std::cerr << fmt::format("Error in {} while handling an earlier failure (reported, not raised): {}", during, what)
+            << std::endl;
 }
 
 void Trainer::teardown() {
@@ -408,9 +473,7 @@ void Trainer::run_stage() {
     case TrainerFn::Validating:
     case TrainerFn::Testing: {
       const bool testing = *state_.fn == TrainerFn::Testing;
-      const auto stage = testing ? RunningStage::Testing : RunningStage::Validating;
-      set_stage(stage);
-      reset_eval_dataloaders(stage);
+      reset_eval_dataloaders(*state_.stage);
       auto& loop = testing ? *test_loop_ : *validate_loop_;
       loop.step_available = true;
       eval_results_ = testing ? loop.run(test_dataloaders_, num_test_batches_)
@@ -418,7 +481,6 @@ void Trainer::run_stage() {
       break;
     }
     case TrainerFn::Predicting:
-      set_stage(RunningStage::Predicting);
       reset_eval_dataloaders(RunningStage::Predicting);
       predictions_ = predict_loop_->run(predict_dataloaders_, num_predict_batches_, return_predictions_);
       break;
@@ -531,6 +593,11 @@ void Trainer::reset_eval_dataloaders(RunningStage stage) {
   auto& loaders = val ? val_dataloaders_ : stage == RunningStage::Testing ? test_dataloaders_ : predict_dataloaders_;
   auto& counts = val ? num_val_batches_ : stage == RunningStage::Testing ? num_test_batches_ : num_predict_batches_;
   loaders = request_dataloaders(stage).loaders;
+  if (stage != RunningStage::Predicting)
+    (stage == RunningStage::Testing          ? *test_loop_
+     : state_.fn == TrainerFn::Fitting       ? fit_loop_->epoch_loop.val_loop
+                                             : *validate_loop_)
+        .on_dataloaders_reset();
   counts.clear();
   num_sanity_val_batches_.clear();
   if (loaders.empty() && state_.fn != TrainerFn::Fitting) {
@@ -566,14 +633,14 @@ int64_t Trainer::global_step() const { return fit_loop_->epoch_loop.global_step(
 bool Trainer::is_last_batch() const { return fit_loop_->epoch_loop.batch_progress.is_last_batch; }
 MetricMap Trainer::callback_metrics() { return logger_connector_->callback_metrics(); }
 MetricMap Trainer::logged_metrics() { return logger_connector_->logged_metrics(); }
-std::map<std::string, double> Trainer::progress_bar_metrics() { return logger_connector_->progress_bar_metrics(); }
+OrderedMap<double> Trainer::progress_bar_metrics() { return logger_connector_->progress_bar_metrics(); }
 std::shared_ptr<Logger> Trainer::logger() const { return loggers_.empty() ? nullptr : loggers_.front(); }
 std::string Trainer::default_root_dir() const { return options_->default_root_dir; }
 
-std::string Trainer::log_dir() const {
+std::optional<std::string> Trainer::log_dir() const {
   if (!loggers_.empty()) {
-    if (auto dir = loggers_.front()->log_dir()) return *dir;
-    if (auto dir = loggers_.front()->save_dir()) return *dir;
+    if (auto dir = loggers_.front()->log_dir()) return dir;
+    return loggers_.front()->save_dir();
   }
   return options_->default_root_dir;
 }
@@ -582,11 +649,24 @@ int64_t Trainer::estimated_stepping_batches() const {
   const int64_t max_epochs = options_->max_epochs;
   const int64_t max_steps = options_->max_steps;
   if (max_epochs == -1) return max_steps == -1 ? detail::kUnbounded : max_steps;
+  if (options_->limit_train_batches.is_zero()) return 0;
   if (!train_dataloader_ && model_) const_cast<Trainer*>(this)->reset_train_dataloader();
   const int64_t total = num_training_batches_;
   if (total == detail::kUnbounded) return max_steps;
-  const int64_t n = accumulate_grad_batches();
-  const int64_t estimate = (total + n - 1) / n * std::max<int64_t>(max_epochs, 1);
+  // A GradientAccumulationScheduler (the map form of the flag installs one) changes the factor
+  // by epoch: count the schedule.
+  const GradientAccumulationScheduler* scheduler = nullptr;
+  for (const auto& cb : callbacks_)
+    if (!scheduler) scheduler = dynamic_cast<const GradientAccumulationScheduler*>(cb.get());
+  std::optional<GradientAccumulationScheduler> from_flag;
+  if (!scheduler && !options_->accumulate_grad_batches_schedule.empty())
+    scheduler = &from_flag.emplace(options_->accumulate_grad_batches_schedule);
+  const int64_t epochs = std::max<int64_t>(max_epochs, 1);
+  auto steps_per_epoch = [total](int64_t factor) { return (total + factor - 1) / factor; };
+  int64_t estimate = 0;
+  if (!scheduler) estimate = steps_per_epoch(accumulate_grad_batches()) * epochs;
+  for (int64_t epoch = 0; scheduler && epoch < epochs; ++epoch)
+    estimate += steps_per_epoch(scheduler->get_accumulate_grad_batches(epoch));
   return max_steps == -1 ? estimate : std::min(estimate, max_steps);
 }
 
@@ -636,10 +716,8 @@ const std::vector<LRSchedulerConfig>& Trainer::lr_scheduler_configs() const {
 
 ResultCollection* Trainer::results() { return active_results_; }
 int64_t Trainer::fast_dev_run() const { return options_->fast_dev_run; }
-std::optional<int64_t> Trainer::max_epochs() const {
-  return options_->max_epochs == -1 ? std::nullopt : std::optional<int64_t>(options_->max_epochs);
-}
-std::optional<int64_t> Trainer::min_epochs() const { return options_->min_epochs; }
+int64_t Trainer::max_epochs() const { return options_->max_epochs; }
+int64_t Trainer::min_epochs() const { return options_->min_epochs; }
 int64_t Trainer::max_steps() const { return options_->max_steps; }
 std::optional<int64_t> Trainer::min_steps() const { return options_->min_steps; }
 int64_t Trainer::log_every_n_steps() const { return options_->log_every_n_steps; }
@@ -654,9 +732,7 @@ void Trainer::set_accumulate_grad_batches(int64_t factor) {
 const BatchLimit& Trainer::val_check_interval() const { return options_->val_check_interval; }
 
 bool Trainer::enable_validation() const {
-  const auto& limit = options_->limit_val_batches;
-  const bool limited_out = limit.is_count() ? std::get<int64_t>(limit.value) == 0 : std::get<double>(limit.value) == 0.0;
-  if (limited_out || !fit_loop_->epoch_loop.val_loop.step_available) return false;
+  if (options_->limit_val_batches.is_zero() || !fit_loop_->epoch_loop.val_loop.step_available) return false;
   if (!val_loaded_) return true;  // not requested yet: assume there is a source
   return std::any_of(num_val_batches_.begin(), num_val_batches_.end(), [](int64_t n) { return n > 0; });
 }

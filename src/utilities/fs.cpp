@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -41,6 +42,31 @@ void make_dirs(const std::string& path) {
       throw MisconfigurationException(fmt::format(
           "cannot create the folder '{}': '{}' exists and is not a folder; accepted: a writable folder path", path, *it));
   }
+}
+
+void fail_unwritable_folder(const std::string& who, const std::string& what, const std::string& path, int err,
+                            const std::string& setting) {
+  throw MisconfigurationException(fmt::format("{}: cannot create the {} '{}': {}; accepted: a {} where this process may "
+                                              "create folders and files",
+                                              who, what, path, std::strerror(err), setting));
+}
+
+void check_writable_folder(const std::string& path, const std::string& who, const std::string& what,
+                           const std::string& setting) {
+  // The nearest existing ancestor decides (a relative path's is the working directory).
+  for (std::string p = path; !p.empty();) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) fail_unwritable_folder(who, what, path, ENOTDIR, setting);
+      if (::access(p.c_str(), W_OK | X_OK) != 0) fail_unwritable_folder(who, what, path, errno, setting);
+      return;
+    }
+    if (errno != ENOENT) fail_unwritable_folder(who, what, path, errno, setting);
+    const std::string parent = parent_dir(p);
+    if (parent == p) return;
+    p = parent;
+  }
+  if (::access(".", W_OK | X_OK) != 0) fail_unwritable_folder(who, what, path, errno, setting);
 }
 
 std::vector<std::string> list_dir(const std::string& dir) {

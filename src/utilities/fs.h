@@ -7,6 +7,15 @@ namespace lightning::detail {
 
 /// `mkdir -p`; throws MisconfigurationException naming the folder when it cannot be created.
 void make_dirs(const std::string& path);
+/// The error for a folder this process cannot create or write, in the one form every writer
+/// uses: "<who>: cannot create the <what> '<path>': <reason>; accepted: a <setting> where this
+/// process may create folders and files".
+[[noreturn]] void fail_unwritable_folder(const std::string& who, const std::string& what, const std::string& path,
+                                         int err, const std::string& setting);
+/// Throws `fail_unwritable_folder`'s error unless `path` is a writable folder or one this
+/// process could create (its nearest existing ancestor is a writable folder). Creates nothing.
+void check_writable_folder(const std::string& path, const std::string& who, const std::string& what,
+                           const std::string& setting);
 bool path_exists(const std::string& path);
 bool is_directory(const std::string& path);
 /// Names of the entries of `dir` (no "." or ".."); empty when it does not exist.

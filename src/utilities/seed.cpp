@@ -21,6 +21,15 @@ std::atomic<bool> seeded{false};
 std::atomic<uint64_t> global_seed{0};
 std::atomic<bool> seed_workers{false};
 thread_local std::optional<WorkerInfo> current_worker;
+thread_local std::optional<at::Generator> current_generator;
+
+/// splitmix64's finaliser: nearby inputs give unrelated seeds.
+uint64_t mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
 }  // namespace
 
 uint64_t seed_everything(uint64_t seed, bool workers) {
@@ -48,6 +57,18 @@ std::optional<WorkerInfo> get_worker_info() { return current_worker; }
 void detail::set_worker_info(int64_t id, int64_t num_workers) {
   const uint64_t base = seeded ? global_seed.load() : at::detail::getDefaultCPUGenerator().current_seed();
   current_worker = WorkerInfo{id, num_workers, seed_workers ? worker_seed(id) : base + static_cast<uint64_t>(id)};
+  current_generator = at::make_generator<at::CPUGeneratorImpl>(current_worker->seed);
+}
+
+void detail::seed_worker_batch(uint64_t epoch, uint64_t batch) {
+  if (!current_worker) return;
+  auto& gen = *current_generator;
+  std::lock_guard<std::mutex> lock(gen.mutex());
+  gen.set_current_seed(mix(current_worker->seed ^ mix(epoch ^ mix(batch))));
+}
+
+at::Generator worker_generator() {
+  return current_generator ? *current_generator : at::detail::getDefaultCPUGenerator();
 }
 
 struct IsolateRng::State {

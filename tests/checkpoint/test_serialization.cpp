@@ -12,6 +12,8 @@
 #include <torch/torch.h>
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <zlib.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -759,6 +761,36 @@ TEST(SerializationAtomic, ReplacesAndLeavesNoTemporaryFiles) {
   torch_save(int64_t{3}, "b.ckpt");
   ASSERT_EQ(::chdir(cwd), 0);
   EXPECT_EQ(torch_load(dir.file("b.ckpt")).toInt(), 3);
+}
+
+TEST(SerializationAtomic, LeftoversOfKilledWritersAreRemovedAndNeverCollide) {
+  TempDir dir;
+  // A killed process's leftover with this process's PID (a restarted container gets the same
+  // PID): the old naming's first name, and one of the current naming.
+  const std::string pid = std::to_string(::getpid());
+  const std::vector<std::string> dead = {".a.ckpt.tmp." + pid + ".0", ".a.ckpt.tmp." + pid + ".1",
+                                         ".b.ckpt.tmp." + pid + ".5f3e2a11c0de0042"};
+  for (const auto& name : dead) std::ofstream(dir.file(name)) << "torn";
+  // A live writer's temporary file (it holds the lock) and files that only look alike.
+  const std::string live = ".c.ckpt.tmp.4242.0123abcd";
+  std::ofstream(dir.file(live)) << "being written";
+  int live_fd = ::open(dir.file(live).c_str(), O_RDONLY);
+  ASSERT_GE(live_fd, 0);
+  ASSERT_EQ(::flock(live_fd, LOCK_EX), 0);
+  const std::vector<std::string> unrelated = {".hidden", "notes.tmp.1.txt", ".d.ckpt.tmp.x.1", "e.ckpt"};
+  for (const auto& name : unrelated) std::ofstream(dir.file(name)) << "keep";
+
+  auto d = str_dict();
+  d.insert("step", int64_t{1});
+  torch_save(d, dir.file("a.ckpt"));
+  EXPECT_EQ(at(torch_load(dir.file("a.ckpt")), "step").toInt(), 1);
+  for (const auto& name : dead) EXPECT_NE(::access(dir.file(name).c_str(), F_OK), 0) << name << " was left";
+  EXPECT_EQ(::access(dir.file(live).c_str(), F_OK), 0) << "a live writer's file was removed";
+  for (const auto& name : unrelated) EXPECT_EQ(::access(dir.file(name).c_str(), F_OK), 0) << name;
+  // Later saves in this folder work and leave no temporary file of their own.
+  torch_save(d, dir.file("a.ckpt"));
+  for (const auto& name : list_folder(dir.path())) EXPECT_FALSE(contains(name, ".tmp." + pid)) << name;
+  ::close(live_fd);
 }
 
 TEST(SerializationAtomic, MissingOrInvalidFolder) {

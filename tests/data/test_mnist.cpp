@@ -6,6 +6,8 @@
 #include "lightning/utilities/errors.h"
 
 #include <gtest/gtest.h>
+
+#include <sys/stat.h>
 #include <torch/types.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -204,6 +206,31 @@ TEST(MNISTTest, MalformedFilesAreRejected) {
   write_plain(dir.file("train-images-idx3-ubyte"), idx_bytes({4}, label_data(4)));
   msg = error_of([&] { L::MNIST(dir.path(), true); });
   EXPECT_TRUE(contains(msg, "3-d")) << msg;
+}
+
+TEST(MNISTTest, LabelOutOfRangeNamesFileAndIndex) {
+  TempDir dir;
+  write_split(dir, "train", 6, false, false);
+  auto labels = label_data(6);
+  labels[4] = 200;  // Fashion-MNIST has 10 classes
+  labels[5] = 10;
+  write_plain(dir.file("train-labels-idx1-ubyte"), idx_bytes({6}, labels));
+  auto msg = error_of([&] { L::MNIST(dir.path(), true); });
+  EXPECT_TRUE(contains(msg, dir.file("train-labels-idx1-ubyte"))) << msg;
+  EXPECT_TRUE(contains(msg, "label 200 at index 4")) << msg;
+  EXPECT_TRUE(contains(msg, "0..9")) << msg;
+  EXPECT_TRUE(contains(msg, "2 labels are out of range")) << msg;
+}
+
+TEST(MNISTTest, DirectoryInPlaceOfAFileIsNamed) {
+  TempDir dir;
+  write_split(dir, "train", 2, false, false);
+  std::remove(dir.file("train-labels-idx1-ubyte").c_str());
+  ASSERT_EQ(::mkdir(dir.file("train-labels-idx1-ubyte").c_str(), 0700), 0);
+  auto msg = error_of([&] { L::MNIST(dir.path(), true); });
+  EXPECT_TRUE(contains(msg, dir.file("train-labels-idx1-ubyte") + "' is a directory")) << msg;
+  msg = error_of([&] { L::MNIST(dir.file("train-images-idx3-ubyte"), true); });  // root is a file
+  EXPECT_TRUE(contains(msg, "not a directory")) << msg;
 }
 
 TEST(MNISTTest, MissingFileErrorNamesBothPaths) {

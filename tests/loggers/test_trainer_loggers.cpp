@@ -138,9 +138,30 @@ TEST(TrainerLoggers, FastDevRunWritesNoLoggerFiles) {
   TempDir tmp;
   auto model = std::make_shared<LoggingModel>();
   L::Trainer trainer(with_default_logger(tmp.str(), {.fast_dev_run = true}));
-  EXPECT_TRUE(trainer.loggers().empty());
+  // As Lightning: one DummyLogger in place of the TensorBoard logger, and no log_dir.
+  ASSERT_EQ(trainer.loggers().size(), 1u);
+  EXPECT_NE(dynamic_cast<L::DummyLogger*>(trainer.logger().get()), nullptr);
+  EXPECT_EQ(trainer.log_dir(), std::nullopt);
   trainer.fit(model);
   EXPECT_EQ(model->steps, 1);
+  EXPECT_TRUE(list_dir(tmp.str()).empty());
+}
+
+TEST(TrainerLoggers, FastDevRunKeepsCheckpointCallbacksInactive) {
+  TempDir tmp;
+  auto user = std::make_shared<L::ModelCheckpoint>(L::ModelCheckpointOptions{.dirpath = tmp.file("ckpts")});
+  L::Trainer trainer(with_default_logger(tmp.str(), {.callbacks = {user}, .fast_dev_run = 2}));
+  trainer.fit(std::make_shared<LoggingModel>());
+  EXPECT_EQ(trainer.checkpoint_callback(), user.get());
+  EXPECT_EQ(trainer.checkpoint_callbacks().size(), 1u);
+  EXPECT_TRUE(user->best_model_path.empty());
+  EXPECT_TRUE(list_dir(tmp.str()).empty());
+
+  // Without a user callback, the default ModelCheckpoint is there, and saves nothing either.
+  L::Trainer defaults(with_default_logger(tmp.str(), {.fast_dev_run = true}));
+  defaults.fit(std::make_shared<LoggingModel>());
+  ASSERT_NE(defaults.checkpoint_callback(), nullptr);
+  EXPECT_TRUE(defaults.checkpoint_callback()->last_model_path.empty());
   EXPECT_TRUE(list_dir(tmp.str()).empty());
 }
 

@@ -190,6 +190,10 @@ struct HookedModel : BoringModel {
     rec("on_test_model_eval");
     BoringModel::on_test_model_eval();
   }
+  void on_test_model_train() override {
+    rec("on_test_model_train");
+    BoringModel::on_test_model_train();
+  }
   void on_predict_model_eval() override {
     rec("on_predict_model_eval");
     BoringModel::on_predict_model_eval();
@@ -253,12 +257,12 @@ Calls eval_epoch(const std::string& fn, const std::string& step, int64_t batches
   return out;
 }
 
-Calls validation(int64_t batches, bool in_fit) {
+/// Lightning calls on_validation_model_train after every validation run, validate() included.
+Calls validation(int64_t batches) {
   Calls out;
   append(out, {"on_validation_model_eval", "Callback.on_validation_start", "on_validation_start"});
   append(out, eval_epoch("validation", "validation_step", batches));
-  append(out, {"Callback.on_validation_end", "on_validation_end"});
-  if (in_fit) out.push_back("on_validation_model_train");
+  append(out, {"Callback.on_validation_end", "on_validation_end", "on_validation_model_train"});
   return out;
 }
 
@@ -285,7 +289,7 @@ TEST(Hooks, FitWithSanityCheckTwoEpochsAndValidationTwicePerEpoch) {
   Calls expected{"configure_callbacks", "prepare_data", "Callback.setup:fit", "setup:fit", "configure_model",
                  "configure_optimizers", "Callback.on_fit_start", "on_fit_start", "Callback.on_sanity_check_start",
                  "val_dataloader"};
-  append(expected, validation(2, true));
+  append(expected, validation(2));
   append(expected, {"Callback.on_sanity_check_end", "train_dataloader", "Callback.on_train_start", "on_train_start"});
   for (int64_t epoch = 0; epoch < 2; ++epoch) {
     append(expected, {"Callback.on_train_epoch_start", "on_train_epoch_start"});
@@ -293,7 +297,7 @@ TEST(Hooks, FitWithSanityCheckTwoEpochsAndValidationTwicePerEpoch) {
       append(expected, train_batch(epoch, i));
       if (i % 2 == 1) {
         expected.push_back("on_validation_model_zero_grad");
-        append(expected, validation(2, true));
+        append(expected, validation(2));
       }
     }
     append(expected, {"Callback.on_train_epoch_end", "on_train_epoch_end"});
@@ -319,12 +323,12 @@ TEST(Hooks, ValidateAndTest) {
     if (verb == "validate") {
       trainer.validate(model, DataLoaders{}, std::nullopt, false);
       expected.push_back("val_dataloader");
-      append(expected, validation(2, false));
+      append(expected, validation(2));
     } else {
       trainer.test(model, DataLoaders{}, std::nullopt, false);
       append(expected, {"test_dataloader", "on_test_model_eval", "Callback.on_test_start", "on_test_start"});
       append(expected, eval_epoch("test", "test_step", 2));
-      append(expected, {"Callback.on_test_end", "on_test_end"});
+      append(expected, {"Callback.on_test_end", "on_test_end", "on_test_model_train"});
     }
     append(expected, {"Callback.teardown:" + verb, "teardown:" + verb});
     expect_calls(called, expected);

@@ -2,6 +2,7 @@
 #include "helpers/boring_model.h"
 #include "helpers/errors.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 
 #include <gtest/gtest.h>
@@ -53,6 +54,48 @@ TEST(Reproducibility, DataLoaderWorkerThreadsSeeTheirInfo) {
   data->seen.clear();
   for (auto& batch : DataLoader(data, {.batch_size = 2, .num_workers = 2})) (void)batch;
   for (const auto& [id, seed] : data->seen) EXPECT_EQ(seed, 7u + static_cast<uint64_t>(id));  // PyTorch's base + id
+}
+
+TEST(Reproducibility, WorkerGeneratorsMakeAugmentationReproducibleAndDistinct) {
+  // A "random augmentation": noise from the worker's own generator, plus the sample index.
+  struct Augmented : Dataset {
+    size_t size() const override { return 24; }
+    Batch get(size_t i) const override {
+      return Batch{torch::rand({3}, worker_generator()) + static_cast<float>(i)};
+    }
+  };
+  auto epoch_batches = [](DataLoader& loader, size_t first = 0) {
+    std::vector<torch::Tensor> out;
+    for (auto it = loader.begin_at(first); it != loader.end(); ++it) out.push_back((*it)[0]);
+    return out;
+  };
+  auto data = std::make_shared<Augmented>();
+  auto run = [&] {
+    silenced([] { seed_everything(11, true); });
+    DataLoader loader(data, {.batch_size = 2, .num_workers = 3});
+    auto first = epoch_batches(loader);
+    auto second = epoch_batches(loader);
+    return std::pair{first, second};
+  };
+  const auto [a0, a1] = run();
+  const auto [b0, b1] = run();
+  ASSERT_EQ(a0.size(), 12u);
+  for (size_t k = 0; k < a0.size(); ++k) {
+    EXPECT_TRUE(torch::equal(a0[k], b0[k])) << "batch " << k << " differs between two runs";
+    EXPECT_TRUE(torch::equal(a1[k], b1[k])) << "batch " << k << " of epoch 1 differs between two runs";
+    EXPECT_FALSE(torch::equal(a0[k], a1[k])) << "batch " << k << " repeats its noise in the next epoch";
+  }
+  // Noise (the fractional part) differs between batches, hence between the workers fetching them.
+  std::set<float> noise;
+  for (const auto& batch : a0) noise.insert((batch - batch.floor()).flatten()[0].item<float>());
+  EXPECT_EQ(noise.size(), a0.size());
+  // A loader resumed mid-epoch sees the same augmented batches as the uninterrupted pass.
+  silenced([] { seed_everything(11, true); });
+  DataLoader resumed(data, {.batch_size = 2, .num_workers = 3});
+  const auto tail = epoch_batches(resumed, 5);
+  ASSERT_EQ(tail.size(), 7u);
+  for (size_t k = 0; k < tail.size(); ++k) EXPECT_TRUE(torch::equal(tail[k], a0[k + 5])) << "batch " << k + 5;
+  EXPECT_EQ(worker_generator().current_seed(), at::detail::getDefaultCPUGenerator().current_seed());
 }
 
 TEST(Reproducibility, DeterministicAndBenchmarkSetLibTorchsGlobalContext) {

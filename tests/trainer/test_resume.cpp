@@ -139,7 +139,8 @@ TEST(Resume, CheckpointHoldsLightningKeysAndProgress) {
   // max_steps ended epoch 1 after 5 batches; that epoch counts as completed (as in Lightning).
   EXPECT_EQ(ckpt.at("epoch").toInt(), 2);
   EXPECT_EQ(ckpt.at("global_step").toInt(), 21);
-  EXPECT_EQ(ckpt.at("pytorch-lightning_version").toStringRef(), kVersion);
+  EXPECT_EQ(ckpt.at("pytorch-lightning_version").toStringRef(), kLightningFormatVersion);
+  EXPECT_EQ(ckpt.at("lightning_cpp_version").toStringRef(), kVersion);
   auto state = ckpt.at("state_dict").toGenericDict();
   for (const auto& item : r.model->named_parameters()) EXPECT_TRUE(state.contains(item.key())) << item.key();
   auto fit = ckpt.at("loops").toGenericDict().at("fit_loop").toGenericDict();

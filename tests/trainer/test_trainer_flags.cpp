@@ -65,10 +65,25 @@ TEST(TrainerFlags, MaxEpochs) {
   EXPECT_EQ(m->epochs_started, 3);
 }
 
-TEST(TrainerFlags, MaxEpochsDefaultsTo1000OnlyWithoutMaxSteps) {
-  EXPECT_EQ(Trainer(TrainerOptions{}).max_epochs(), 1000);
-  EXPECT_EQ(Trainer({.max_steps = 5}).max_epochs(), std::nullopt);
-  EXPECT_EQ(Trainer({.max_epochs = -1}).max_epochs(), std::nullopt);
+TEST(TrainerFlags, ResolvedLoopLimitsAreLightnings) {
+  // Lightning 2.2's `_parse_loop_limits`, read back through the Trainer's properties.
+  Trainer defaults{TrainerOptions{}};
+  EXPECT_EQ(defaults.max_epochs(), 1000);
+  EXPECT_EQ(defaults.min_epochs(), 0);
+  EXPECT_EQ(defaults.max_steps(), -1);
+  EXPECT_EQ(defaults.min_steps(), std::nullopt);
+  Trainer steps({.max_steps = 10});
+  EXPECT_EQ(steps.max_epochs(), -1);
+  EXPECT_EQ(steps.min_epochs(), 0);
+  EXPECT_EQ(steps.max_steps(), 10);
+  Trainer min_steps({.min_steps = 5});
+  EXPECT_EQ(min_steps.min_epochs(), 1);
+  EXPECT_EQ(min_steps.max_epochs(), 1000);
+  EXPECT_EQ(min_steps.min_steps(), 5);
+  EXPECT_EQ(Trainer({.max_epochs = -1}).max_epochs(), -1);
+  EXPECT_EQ(Trainer({.max_time = "00:00:01:00"}).max_epochs(), -1);
+  EXPECT_EQ(Trainer({.callbacks = {std::make_shared<Timer>()}}).max_epochs(), -1);
+  EXPECT_EQ(Trainer({.min_epochs = 3}).min_epochs(), 3);
 }
 
 TEST(TrainerFlags, MaxStepsStopsMidEpoch) {
@@ -368,6 +383,13 @@ TEST(TrainerFlags, EstimatedSteppingBatchesAndIsLastBatch) {
   accumulate.fit(std::make_shared<CountingModel>());
   EXPECT_EQ(accumulate.estimated_stepping_batches(), 6);
   EXPECT_EQ(accumulate.global_step(), 6);  // groups {0,1} {2,3} {4}: the last, short group still steps
+  // The map form counts its schedule: 8 batches a step at epochs 0-1, 3 at 2-3, 20 at 4 (8 batches).
+  Trainer scheduled(quiet({.max_epochs = 5, .limit_train_batches = 8, .limit_val_batches = 0,
+                           .accumulate_grad_batches = std::map<int, int>{{2, 3}, {4, 20}}}));
+  auto model = std::make_shared<CountingModel>();
+  scheduled.fit(model);
+  EXPECT_EQ(scheduled.estimated_stepping_batches(), 8 + 8 + 3 + 3 + 1);
+  EXPECT_EQ(scheduled.global_step(), 23);
 }
 
 TEST(TrainerFlags, CtrlCStopsFitGracefully) {

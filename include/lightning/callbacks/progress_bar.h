@@ -1,6 +1,7 @@
 #pragma once
 /// TQDMProgressBar: Lightning's default progress bar, tqdm's look, readable in log files.
 #include "lightning/callbacks/callback.h"
+#include "lightning/utilities/ordered_map.h"
 
 #include <cstdint>
 #include <functional>
@@ -223,7 +224,8 @@ class TQDMProgressBar : public Callback {
 
   /// The postfix items: `v_num` and `trainer.progress_bar_metrics()`, formatted as Lightning does.
   /// Override to change them (e.g. hide `v_num`). Reads metrics: called only when drawing.
-  virtual std::map<std::string, std::string> get_metrics(Trainer& trainer, LightningModule& module);
+  /// Shown in this order: `v_num`, then the metrics in the order they were first logged.
+  virtual OrderedMap<std::string> get_metrics(Trainer& trainer, LightningModule& module);
 
   void setup(Trainer& trainer, LightningModule& module, const std::string& stage) override;
   void on_sanity_check_start(Trainer& trainer, LightningModule& module) override;

@@ -21,6 +21,11 @@ using Dict = c10::impl::GenericDict;
 
 /// An empty Dict (string keys, any values).
 Dict new_dict();
+/// An empty Dict of string keys and tensor values, which `torch_save` writes as a
+/// `collections.OrderedDict`, as Python pickles `module.state_dict()`.
+Dict new_ordered_dict();
+/// Whether `dict` is one of `new_ordered_dict`'s.
+bool is_ordered_dict(const Dict& dict);
 /// An empty list of any values.
 c10::impl::GenericList new_list();
 
@@ -29,7 +34,7 @@ c10::impl::GenericList new_list();
 c10::IValue dict_at(const Dict& dict, const std::string& key, const std::string& what);
 
 /// The module's parameters and buffers by `named_parameters()`/`named_buffers()` names
-/// (detached; shared with the module unless `clone`).
+/// (detached; shared with the module unless `clone`), in a `new_ordered_dict`.
 Dict module_state_dict(const torch::nn::Module& module, bool clone = false);
 
 /// Copies `state` into the module's parameters and buffers. With `strict`, missing keys,
@@ -42,7 +47,15 @@ void load_module_state_dict(torch::nn::Module& module, const Dict& state, bool s
 /// [{..., "params": [indices]}]}` for SGD, Adam, AdamW, RMSprop and Adagrad (the keys
 /// `torch.optim` uses, so Python's `optimizer.load_state_dict` accepts it); other optimizers
 /// store LibTorch's own archive as bytes under "libtorch_archive".
-Dict optimizer_state_dict(const torch::optim::Optimizer& optimizer);
+/// What PyTorch's optimizer state has that LibTorch's lacks.
+struct OptimizerStateExtras {
+  /// Each group's `initial_lr` (set by an LR scheduler); none without a scheduler.
+  std::vector<double> initial_lrs;
+  /// The optimizer has stepped: SGD without momentum then keeps `{'momentum_buffer': None}`
+  /// per parameter, as PyTorch does.
+  bool stepped = false;
+};
+Dict optimizer_state_dict(const torch::optim::Optimizer& optimizer, const OptimizerStateExtras& extras = {});
 /// The inverse of `optimizer_state_dict`; throws MisconfigurationException when the layout
 /// does not match the optimizer (another optimizer type, other parameter counts or shapes).
 void load_optimizer_state_dict(torch::optim::Optimizer& optimizer, const Dict& state);

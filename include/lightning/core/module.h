@@ -186,9 +186,12 @@ class LightningModule : public torch::nn::Module {
   /// Default: `zero_grad` of the module's parameters (set to none) before validation in `fit`.
   virtual void on_validation_model_zero_grad();
   virtual void on_validation_model_eval() { eval(); }
-  virtual void on_validation_model_train() { train(); }
+  /// Called after every validation run (`validate()` and sanity check included). Not
+  /// overridden, each submodule gets back the train/eval mode it had before (Lightning's default).
+  virtual void on_validation_model_train();
   virtual void on_test_model_eval() { eval(); }
-  virtual void on_test_model_train() { train(); }
+  /// Called after every test run; the default is as `on_validation_model_train`'s.
+  virtual void on_test_model_train();
   virtual void on_predict_model_eval() { eval(); }
 
   // --- data hooks -------------------------------------------------------------------------

@@ -53,4 +53,13 @@ class Logger {
   virtual void after_save_checkpoint(const std::string& checkpoint_path) {}
 };
 
+/// Lightning's DummyLogger: what `fast_dev_run` puts in place of the configured loggers, so
+/// nothing is written; it has no folders (`trainer.log_dir()` is then unset).
+class DummyLogger : public Logger {
+ public:
+  std::string name() const override { return ""; }
+  std::string version() const override { return ""; }
+  void log_metrics(const std::map<std::string, double>&, std::optional<int64_t>) override {}
+};
+
 }  // namespace lightning

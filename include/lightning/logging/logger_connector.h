@@ -21,10 +21,14 @@ class LoggerConnector {
 
   /// Sends `metrics` to every logger (adding "epoch" and the step Lightning uses when `step`
   /// is unset) and records them as logged metrics. A no-op without loggers.
-  void log_metrics(const std::map<std::string, torch::Tensor>& metrics, std::optional<int64_t> step = std::nullopt);
+  void log_metrics(const OrderedMap<torch::Tensor>& metrics, std::optional<int64_t> step = std::nullopt);
   /// A training row is due at this batch.
   bool should_update_logs() const;
   void on_batch_start(ResultCollection& results);
+  /// After a batch's end hooks: keys logged for the first time take their place in the three
+  /// dictionaries, so those iterate in the order keys were first logged, as Lightning's (which
+  /// updates them after every batch). A flag test when no key is new.
+  void on_batch_end(ResultCollection& results);
   void update_train_step_metrics();
   void update_train_epoch_metrics();
   void update_eval_step_metrics(ResultCollection& results, int64_t step);
@@ -37,9 +41,10 @@ class LoggerConnector {
 
   /// The dictionaries are brought up to date when read (never per step): from the running
   /// loop's results, and at epoch ends when a loop's values are final.
-  std::map<std::string, torch::Tensor>& callback_metrics();
-  std::map<std::string, torch::Tensor>& logged_metrics();
-  std::map<std::string, double> progress_bar_metrics();
+  /// In the order keys were first logged, as Lightning's dicts.
+  OrderedMap<torch::Tensor>& callback_metrics();
+  OrderedMap<torch::Tensor>& logged_metrics();
+  OrderedMap<double> progress_bar_metrics();
 
  private:
   void refresh_from_active_results();
@@ -48,7 +53,7 @@ class LoggerConnector {
   void send_row(std::optional<int64_t> step);
   Trainer& trainer_;
   bool epoch_end_reached_ = false;
-  std::map<std::string, torch::Tensor> callback_metrics_, logged_metrics_, progress_bar_metrics_;
+  OrderedMap<torch::Tensor> callback_metrics_, logged_metrics_, progress_bar_metrics_;
   // The last row sent to the loggers. When it was a training step row, `row_slots_` says which
   // logged value fills which cell (nullptr: the row's step) and `epoch_slot_` the added epoch.
   std::map<std::string, double> row_;

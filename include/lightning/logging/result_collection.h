@@ -2,11 +2,13 @@
 /// ResultCollection: what `LightningModule::log` recorded in one loop, and how step values
 /// become epoch values (Lightning's `_ResultCollection`).
 #include "lightning/core/module.h"
+#include "lightning/utilities/ordered_map.h"
 
 #include <torch/types.h>
 
 #include <map>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -49,8 +51,9 @@ struct ResultMetric {
 };
 
 /// The three views Lightning derives from logged values.
+/// In the order the keys were first logged (Lightning's dict order).
 struct MetricViews {
-  std::map<std::string, torch::Tensor> log, callback, pbar;
+  OrderedMap<torch::Tensor> log, callback, pbar;
 };
 
 class ResultCollection {
@@ -73,6 +76,8 @@ class ResultCollection {
   bool training() const { return training_; }
   /// Every logged key, in the order first logged.
   const std::vector<ResultMetric*>& ordered() const { return ordered_; }
+  /// Whether a key was logged for the first time since the last call.
+  bool take_new_keys() { return std::exchange(new_keys_, false); }
 
  private:
   bool training_;
@@ -80,6 +85,7 @@ class ResultCollection {
   std::map<std::string, ResultMetric> metrics_;
   std::vector<ResultMetric*> ordered_;
   std::string key_;
+  bool new_keys_ = false;
 };
 
 }  // namespace lightning

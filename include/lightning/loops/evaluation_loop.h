@@ -22,6 +22,8 @@ class EvaluationLoop {
   std::vector<std::map<std::string, double>> run(std::vector<DataLoader>& loaders,
                                                  const std::vector<int64_t>& num_batches);
   ResultCollection& results() { return results_; }
+  /// New dataloaders: the steps of step-level rows start again at 0 (Lightning's `setup_data`).
+  void on_dataloaders_reset() { logged_steps_.clear(); }
   BatchProgress batch_progress;
   /// Cleared when the module has no step for this stage (Lightning skips the loop then).
   bool step_available = true;
@@ -37,7 +39,8 @@ class EvaluationLoop {
   Trainer& trainer_;
   RunningStage stage_;
   ResultCollection results_{false};
-  /// Batches seen per dataloader over the trainer's life: the step of eval step-level rows.
+  /// Batches seen per dataloader since its loaders were set up, sanity checks excluded: the step
+  /// of evaluation step-level rows.
   std::vector<int64_t> logged_steps_;
 };
 

@@ -3,6 +3,7 @@
 /// in Lightning's hook order, with gradient accumulation; and the optimizer step of manual
 /// optimization.
 #include "lightning/core/module.h"
+#include "lightning/loops/progress.h"
 
 #include <cstdint>
 #include <functional>
@@ -21,7 +22,13 @@ class AutomaticOptimization {
   /// optimization, gradient norms and clipping) between `closure` and the update.
   torch::Tensor optimizer_step(torch::optim::Optimizer& optimizer, const std::function<torch::Tensor()>& closure);
   /// Optimizer steps taken, automatic or manual (Lightning's `global_step`).
-  int64_t optimizer_steps = 0;
+  int64_t optimizer_steps() const { return step_progress.total.completed + manual_step_progress.total.completed; }
+  /// Lightning's `optim_progress` of automatic optimization: optimizer steps and zero_grad calls
+  /// (`current`: this epoch's).
+  Progress step_progress{TrackedEvents::ReadyCompleted};
+  Progress zero_grad_progress{TrackedEvents::Started};
+  /// Lightning's `manual_optimization.optim_step_progress`: `optimizer.step()` calls in manual optimization.
+  Progress manual_step_progress{TrackedEvents::ReadyCompleted};
 
  private:
   torch::Tensor closure(const Batch& batch, int64_t batch_idx, StepOutput& output, bool zero_grad);

@@ -15,7 +15,7 @@ class TrainingEpochLoop {
  public:
   explicit TrainingEpochLoop(Trainer& trainer);
   void run(DataLoader& loader);
-  int64_t global_step() const { return optimization.optimizer_steps; }
+  int64_t global_step() const { return optimization.optimizer_steps(); }
   /// Index of the current batch within the epoch.
   int64_t batch_idx() const { return batch_progress.current.ready - 1; }
   /// Index of the current batch across epochs.
@@ -32,6 +32,8 @@ class TrainingEpochLoop {
   void update_lr_schedulers(const char* interval, bool plateau);
 
   BatchProgress batch_progress;
+  /// LR scheduler steps (Lightning's `scheduler_progress`; `current`: this epoch's).
+  Progress scheduler_progress{TrackedEvents::ReadyCompleted};
   /// Batches that stepped an optimizer (or would have): the step of logger rows.
   int64_t batches_that_stepped = 0;
   /// The running batch will count in `batches_that_stepped` once its hooks and validation ran.
@@ -41,6 +43,9 @@ class TrainingEpochLoop {
   /// Set by a restored checkpoint taken in `on_train_batch_end` when validation was due
   /// after that batch: the next `run` validates before its first batch.
   bool resume_validation = false;
+  /// Set by a Lightning-written checkpoint taken in `on_train_batch_end` (which has none of
+  /// our extras): the next `run` works out the rest of that batch (validation, its step count).
+  bool finish_interrupted_batch = false;
   bool should_check_val() const;
   ResultCollection results{true};
   EvaluationLoop val_loop;

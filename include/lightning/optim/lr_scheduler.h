@@ -25,6 +25,10 @@ namespace lightning::optim {
 using torch::optim::Optimizer;
 
 /// Base of every scheduler (PyTorch's `_LRScheduler`).
+/// The `initial_lr` of each param group, as PyTorch's schedulers set it; empty when no scheduler
+/// was created for `optimizer`.
+std::vector<double> initial_lrs_of(const Optimizer& optimizer);
+
 class LRScheduler {
  public:
   virtual ~LRScheduler() = default;

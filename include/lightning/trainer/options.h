@@ -30,6 +30,8 @@ struct BatchLimit {
   bool is_count() const { return std::holds_alternative<int64_t>(value); }
   /// The float 1.0 (a whole epoch), Lightning's default for limits and val_check_interval.
   bool is_fraction_one() const { return !is_count() && std::get<double>(value) == 1.0; }
+  /// `0` or `0.0`: the stage is off.
+  bool is_zero() const { return is_count() ? std::get<int64_t>(value) == 0 : std::get<double>(value) == 0.0; }
   std::string str() const;
 };
 
@@ -145,13 +147,17 @@ struct TrainerOptions {
   std::optional<Deterministic> deterministic;
   std::optional<bool> benchmark;
   bool inference_mode = true;
-  bool use_distributed_sampler = true;
+  /// Unset: true. Only `true` until distributed training exists (a sampler per process).
+  std::optional<bool> use_distributed_sampler;
+  /// Lightning 1.x's name of `use_distributed_sampler`.
+  std::optional<bool> replace_sampler_ddp;
   std::optional<std::string> profiler;
   bool detect_anomaly = false;
   bool barebones = false;
   /// CheckpointIO (e.g. `std::make_shared<plugins::AsyncCheckpointIO>()`) and, later,
   /// precision plugins and cluster environments.
   std::vector<std::shared_ptr<plugins::Plugin>> plugins;
+  /// Only `false` until distributed training exists.
   bool sync_batchnorm = false;
   int64_t reload_dataloaders_every_n_epochs = 0;
   /// Unset: the current working directory.

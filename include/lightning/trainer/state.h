@@ -18,6 +18,9 @@ std::string to_string(TrainerStatus status);
 /// "train", "sanity_check", "validate", "test", "predict".
 std::string to_string(RunningStage stage);
 
+/// The stage an entry point runs in: train for fit, else validate/test/predict.
+RunningStage stage_of(TrainerFn fn);
+
 struct TrainerState {
   std::optional<TrainerFn> fn;
   TrainerStatus status = TrainerStatus::Initializing;

@@ -6,6 +6,7 @@
 #include "lightning/data/dataloader.h"
 #include "lightning/trainer/options.h"
 #include "lightning/trainer/state.h"
+#include "lightning/utilities/ordered_map.h"
 
 #include <ATen/core/ivalue.h>
 #include <torch/types.h>
@@ -36,7 +37,8 @@ class CheckpointIO;
 class Precision;
 }  // namespace plugins
 
-using MetricMap = std::map<std::string, torch::Tensor>;
+/// Metric name -> value, in the order the names were first logged (Lightning's dict order).
+using MetricMap = OrderedMap<torch::Tensor>;
 
 /// Training and evaluation driver. Construction validates every flag (throwing
 /// MisconfigurationException naming the flag, the value and what is accepted).
@@ -124,11 +126,12 @@ class Trainer {
   /// Metrics sent to the loggers.
   MetricMap logged_metrics();
   /// Metrics shown in the progress bar.
-  std::map<std::string, double> progress_bar_metrics();
+  OrderedMap<double> progress_bar_metrics();
   std::shared_ptr<Logger> logger() const;
   const std::vector<std::shared_ptr<Logger>>& loggers() const { return loggers_; }
-  /// The first logger's log_dir, else `default_root_dir`.
-  std::string log_dir() const;
+  /// Lightning's `log_dir`: the first logger's log_dir (its save_dir for loggers other than
+  /// TensorBoard/CSV), `default_root_dir` without loggers; unset under `fast_dev_run`'s DummyLogger.
+  std::optional<std::string> log_dir() const;
   std::string default_root_dir() const;
   bool is_global_zero() const { return global_rank_ == 0; }
   int64_t global_rank() const { return global_rank_; }
@@ -151,8 +154,11 @@ class Trainer {
   bool predicting() const { return state_.stage == RunningStage::Predicting; }
   /// `fast_dev_run` batches (0 when off).
   int64_t fast_dev_run() const;
-  std::optional<int64_t> max_epochs() const;
-  std::optional<int64_t> min_epochs() const;
+  /// Lightning's resolved limits: -1 when unlimited (1000 when neither max_epochs nor
+  /// max_steps nor max_time is given).
+  int64_t max_epochs() const;
+  /// 0 by default; 1 when only `min_steps` is given.
+  int64_t min_epochs() const;
   int64_t max_steps() const;
   std::optional<int64_t> min_steps() const;
   int64_t log_every_n_steps() const;
@@ -217,6 +223,8 @@ class Trainer {
 
   struct RunArgs;
   void run(TrainerFn fn, RunArgs args);
+  /// Prints an error raised while cleaning up after another one (which it must not replace).
+  static void report_cleanup_error(const std::string& during, const std::exception_ptr& error);
   void run_stage();
   void attach_data(const RunArgs& args);
   void setup_callbacks();
@@ -227,6 +235,8 @@ class Trainer {
   void teardown();
   void on_exception(const std::exception_ptr& e);
   void verify_manual_optimization_support() const;
+  /// Every folder a fit may save checkpoints in is writable (or can be created).
+  void check_checkpoint_folders() const;
   DataLoaders request_dataloaders(RunningStage stage);
   void reset_train_dataloader();
   void reset_val_dataloaders();

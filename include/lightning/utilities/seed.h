@@ -1,5 +1,7 @@
 #pragma once
 /// Seeding for reproducible runs.
+#include <ATen/core/Generator.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -30,9 +32,22 @@ struct WorkerInfo {
 /// The calling DataLoader worker thread's info; nullopt on other threads.
 std::optional<WorkerInfo> get_worker_info();
 
+/// The calling DataLoader worker thread's own CPU generator, for random augmentation in
+/// `Dataset::get`: before each batch it is seeded from the worker's `WorkerInfo::seed`, the
+/// loader's epoch and the batch number, so augmentation is the same in every run with the same
+/// seeds (a resumed run included) and differs between workers, batches and epochs. Worker
+/// threads share LibTorch's default generator, so pass this one explicitly:
+///
+///     auto flip = torch::rand({}, lightning::worker_generator()).item<float>() < 0.5f;
+///
+/// On other threads (num_workers=0): LibTorch's default CPU generator.
+at::Generator worker_generator();
+
 namespace detail {
 /// Called by DataLoader worker threads when they start.
 void set_worker_info(int64_t id, int64_t num_workers);
+/// Called by a worker thread before it fetches batch `batch` of epoch `epoch`.
+void seed_worker_batch(uint64_t epoch, uint64_t batch);
 }  // namespace detail
 
 /// Saves LibTorch's CPU and CUDA generator states and restores them when destroyed, so code run

@@ -64,6 +64,14 @@ std::string find_file(const std::string& root, const std::string& name) {
   std::error_code ec;
   if (fs::is_regular_file(gz, ec)) return gz.string();
   if (fs::is_regular_file(plain, ec)) return plain.string();
+  for (const auto& path : {gz, plain})
+    if (fs::is_directory(path, ec))
+      throw MisconfigurationException(fmt::format(
+          "MNIST: '{}' is a directory; expected the IDX file of that name (gzip-compressed or not)", path.string()));
+  if (!fs::is_directory(root, ec))
+    throw MisconfigurationException(fmt::format(
+        "MNIST: root='{}' is {}; expected the folder of the dataset's IDX files", root,
+        fs::exists(root, ec) ? "not a directory" : "missing"));
   throw MisconfigurationException(
       fmt::format("MNIST: file not found: neither '{}' nor '{}' exists (root='{}'); expected the "
                   "IDX files of the dataset, gzip-compressed or not",
@@ -158,6 +166,14 @@ MNIST::MNIST(std::string root, bool train) {
     throw MisconfigurationException(fmt::format(
         "MNIST: '{}' has {} images but '{}' has {} labels; expected the same count", images_path,
         images.size(0), labels_path, labels.size(0)));
+  // A label beyond the classes would surface only as an IndexError deep inside the loss.
+  if (auto bad = (labels >= kNumClasses).nonzero(); bad.numel() > 0) {
+    const auto index = bad[0].item<int64_t>();
+    throw MisconfigurationException(fmt::format(
+        "IDX file '{}': label {} at index {} is out of range; expected labels 0..{} ({} classes){}", labels_path,
+        labels[index].item<int64_t>(), index, kNumClasses - 1, kNumClasses,
+        bad.size(0) > 1 ? fmt::format(" ({} labels are out of range)", bad.size(0)) : ""));
+  }
   images_ = images.unsqueeze(1).to(torch::kFloat32).div_(255.0);
   labels_ = labels.to(torch::kInt64);
 }

@@ -13,6 +13,8 @@ namespace lightning {
 class MNIST : public Dataset {
  public:
   static constexpr const char* kDefaultRoot = "/usr/share/datasets/mnist";
+  /// Labels are checked against it when the files are read.
+  static constexpr int64_t kNumClasses = 10;
   explicit MNIST(std::string root = kDefaultRoot, bool train = true);
   size_t size() const override;
   Batch get(size_t index) const override;

@@ -1,4 +1,5 @@
-// The checkpoint dictionary: what `Trainer::dump_checkpoint` writes and how a run restores it.
+// The Trainer's checkpoint connector: what `Trainer::dump_checkpoint` writes and how a run restores
+// it (the file format itself is src/checkpoint/).
 // Every top-level key is written and read here (docs/checkpoints.md lists the schema).
 #include "lightning/checkpoint/checkpoint.h"
 
@@ -9,6 +10,7 @@
 #include "lightning/loops/evaluation_loop.h"
 #include "lightning/loops/fit_loop.h"
 #include "lightning/loops/prediction_loop.h"
+#include "lightning/optim/lr_scheduler.h"
 #include "lightning/plugins/checkpoint_io.h"
 #include "lightning/precision/precision.h"
 #include "lightning/trainer/trainer.h"
@@ -19,6 +21,7 @@
 #include "utilities/type_name.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <c10/util/Exception.h>
 #include <ATen/Context.h>
 #include <torch/cuda.h>
 
@@ -54,9 +57,22 @@ Dict rng_states() {
   return d;
 }
 
+/// A generator state must be the byte tensor of the size the generator writes.
+void check_generator_state(const c10::IValue& v, const at::Generator& gen, const std::string& key) {
+  if (!v.isTensor())
+    throw CheckpointError(fmt::format("'{}' is a {}, expected a uint8 tensor (a generator state)", key, v.tagKind()));
+  const auto& t = v.toTensor();
+  const auto expected = gen.get_state().numel();
+  if (t.scalar_type() != at::kByte || t.dim() != 1 || t.numel() != expected)
+    throw CheckpointError(fmt::format("'{}' is a {} tensor of {} elements, expected a uint8 tensor of {} (a generator "
+                                      "state of this LibTorch)",
+                                      key, c10::toString(t.scalar_type()), t.numel(), expected));
+}
+
 void load_rng_states(const Dict& d) {
-  if (auto it = d.find("torch"); it != d.end() && it->value().isTensor()) {
+  if (auto it = d.find("torch"); it != d.end() && !it->value().isNone()) {
     auto cpu = at::detail::getDefaultCPUGenerator();
+    check_generator_state(it->value(), cpu, "rng_states.torch");
     std::lock_guard<std::mutex> lock(cpu.mutex());
     cpu.set_state(it->value().toTensor());
   }
@@ -65,6 +81,7 @@ void load_rng_states(const Dict& d) {
     for (size_t i = 0; i < std::min<size_t>(states.size(), static_cast<size_t>(torch::cuda::device_count())); ++i)
     {
       auto gen = at::globalContext().defaultGenerator(c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(i)));
+      check_generator_state(states[i], gen, fmt::format("rng_states.torch.cuda[{}]", i));
       gen.set_state(states[i].toTensor());
     }
   }
@@ -104,6 +121,37 @@ int64_t last_hpc_checkpoint(const std::string& dir) {
 }
 
 std::string hpc_checkpoint_path(const std::string& dir, int64_t n) { return fmt::format("{}/hpc_ckpt_{}.ckpt", dir, n); }
+
+/// LibTorch's type errors read "... INTERNAL ASSERT FAILED ... Expected Int but got String": keep
+/// the part a user can act on.
+std::string type_problem(const c10::Error& e) {
+  const std::string message = e.what_without_backtrace();
+  const auto expected = message.find("Expected ");
+  std::string problem = expected == std::string::npos ? message : message.substr(expected);
+  return problem.substr(0, problem.find('\n'));
+}
+
+/// Runs `f`, which restores the checkpoint entry `key` of `path`: every failure other than a
+/// misconfiguration becomes a CheckpointError naming the file and the entry.
+template <typename F>
+void restoring(const std::string& path, const std::string& key, F&& f) {
+  auto error = [&](const std::string& problem) {
+    return CheckpointError(fmt::format("checkpoint '{}': {}: {}; accepted: a checkpoint written by this library or "
+                                       "by Lightning for the same setup",
+                                       path, key, problem));
+  };
+  try {
+    f();
+  } catch (const MisconfigurationException& e) {
+    throw MisconfigurationException(fmt::format("checkpoint '{}': {}: {}", path, key, e.what()));
+  } catch (const CheckpointError& e) {
+    throw error(e.what());
+  } catch (const c10::Error& e) {
+    throw error("a value has the wrong type (" + type_problem(e) + ")");
+  } catch (const std::exception& e) {
+    throw error(e.what());
+  }
+}
 
 Dict as_checkpoint(const c10::IValue& loaded, const std::string& path) {
   if (!loaded.isGenericDict())
@@ -145,16 +193,18 @@ Dict Trainer::dump_checkpoint(bool weights_only) {
   Dict checkpoint = new_dict();
   checkpoint.insert("epoch", current_epoch());
   checkpoint.insert("global_step", global_step());
-  checkpoint.insert("pytorch-lightning_version", std::string(kVersion));
+  checkpoint.insert("pytorch-lightning_version", std::string(kLightningFormatVersion));
   checkpoint.insert("state_dict", model.state_dict());
   Dict loops = new_dict();
   loops.insert("fit_loop", fit_loop_->state_dict());
-  for (auto [name, progress] : {std::pair{"validate_loop", &validate_loop_->batch_progress},
-                                std::pair{"test_loop", &test_loop_->batch_progress},
-                                std::pair{"predict_loop", &predict_loop_->batch_progress}}) {
+  // Lightning's predict loop counts with a plain progress (no is_last_batch).
+  for (auto [name, progress] :
+       {std::pair{"validate_loop", validate_loop_->batch_progress.state_dict()},
+        std::pair{"test_loop", test_loop_->batch_progress.state_dict()},
+        std::pair{"predict_loop", static_cast<const Progress&>(predict_loop_->batch_progress).state_dict()}}) {
     Dict loop = new_dict();
     loop.insert("state_dict", new_dict());
-    loop.insert("batch_progress", progress->state_dict());
+    loop.insert("batch_progress", progress);
     loops.insert(name, loop);
   }
   checkpoint.insert("loops", loops);
@@ -166,22 +216,26 @@ Dict Trainer::dump_checkpoint(bool weights_only) {
     }
     checkpoint.insert("callbacks", callback_states);
     auto optimizer_states = new_list();
-    for (const auto& optimizer : model.optimizers()) optimizer_states.push_back(optimizer_state_dict(*optimizer));
+    for (const auto& optimizer : model.optimizers())
+      optimizer_states.push_back(
+          optimizer_state_dict(*optimizer, {optim::initial_lrs_of(*optimizer), /*stepped=*/global_step() > 0}));
     checkpoint.insert("optimizer_states", optimizer_states);
     auto scheduler_states = new_list();
     for (const auto& config : model.lr_scheduler_configs_) scheduler_states.push_back(config.scheduler->state_dict());
     checkpoint.insert("lr_schedulers", scheduler_states);
     if (auto key = precision_->state_key(); !key.empty()) checkpoint.insert(key, precision_->state_dict());
-    checkpoint.insert("rng_states", rng_states());
-  }
-  if (datamodule_) {
-    auto state = datamodule_->state_dict();
-    if (!state.empty()) checkpoint.insert(detail::class_name(typeid(*datamodule_)), state);
   }
   if (!model.hparams().empty()) {
     checkpoint.insert("hparams_name", std::string("kwargs"));
     checkpoint.insert("hyper_parameters", hyperparameters_dict(model.hparams()));
   }
+  if (datamodule_) {
+    auto state = datamodule_->state_dict();
+    if (!state.empty()) checkpoint.insert(detail::class_name(typeid(*datamodule_)), state);
+  }
+  // Ours, after Lightning's keys: the generators (an exact resume needs them) and our version.
+  if (!weights_only) checkpoint.insert("rng_states", rng_states());
+  checkpoint.insert("lightning_cpp_version", std::string(kVersion));
   if (!weights_only)
     call_callbacks("on_save_checkpoint", [&](Callback& c) { c.on_save_checkpoint(*this, model, checkpoint); });
   call_module("on_save_checkpoint", [&](LightningModule& m) { m.on_save_checkpoint(checkpoint); });
@@ -236,13 +290,19 @@ std::optional<std::string> Trainer::resolve_ckpt_path(const std::optional<std::s
   if (p == "best") {
     auto* mc = checkpoint_callback();
     if (!mc)
-      throw MisconfigurationException(
-          "ckpt_path=\"best\" is set but ModelCheckpoint is not configured; accepted: a path, or \"best\" with a "
-          "ModelCheckpoint callback");
+      throw MisconfigurationException(fmt::format(
+          "`.{}(ckpt_path=\"best\")`: ckpt_path=\"best\" is set but ModelCheckpoint is not configured; accepted: a "
+          "path, \"best\" with a ModelCheckpoint callback, or a model passed to the call",
+          to_string(*state_.fn)));
     if (mc->best_model_path.empty()) {
       if (fitting)
         throw MisconfigurationException(
             "ckpt_path=\"best\" is not supported to resume training; accepted: a path or \"last\"");
+      if (fast_dev_run() > 0)
+        throw MisconfigurationException(fmt::format(
+            "You cannot execute `.{0}(ckpt_path=\"best\")` with `fast_dev_run`, which saves no checkpoint; "
+            "accepted: an exact checkpoint path `.{0}(ckpt_path=...)`, or pass the model",
+            to_string(*state_.fn)));
       throw MisconfigurationException(
           "ckpt_path=\"best\" is set but ModelCheckpoint.best_model_path is empty (no checkpoint was saved yet); "
           "accepted: \"best\" after fit saved one, or a path");
@@ -287,11 +347,25 @@ void Trainer::restore_modules_and_callbacks(const Dict& checkpoint, const std::s
   if (state_.fn != TrainerFn::Fitting) return;
   call_callbacks("on_load_checkpoint", [&](Callback& c) { c.on_load_checkpoint(*this, model, checkpoint); });
   auto it = checkpoint.find("callbacks");
-  if (it == checkpoint.end() || !it->value().isGenericDict()) return;
+  if (it == checkpoint.end()) return;
+  if (!it->value().isGenericDict())
+    throw CheckpointError(
+        fmt::format("checkpoint '{}': 'callbacks' is a {}, expected a dict of callback states", path, it->value().tagKind()));
   const auto states = it->value().toGenericDict();
+  for (const auto& entry : states)
+    if (!entry.key().isString())
+      throw CheckpointError(fmt::format("checkpoint '{}': 'callbacks' has a key of type {}; expected the str state "
+                                        "keys of callbacks (Callback::state_key())",
+                                        path, entry.key().tagKind()));
   for (const auto& cb : callbacks_) {
-    auto state = states.find(cb->state_key());
-    if (state != states.end() && state->value().isGenericDict()) cb->load_state_dict(state->value().toGenericDict());
+    const std::string key = cb->state_key();
+    std::optional<c10::IValue> state;
+    if (auto found = states.find(key); found != states.end()) state = found->value();
+    if (!state) continue;
+    restoring(path, fmt::format("callbacks['{}']", key), [&] {
+      if (!state->isGenericDict()) throw CheckpointError(fmt::format("a {}, expected a dict", state->tagKind()));
+      cb->load_state_dict(state->toGenericDict());
+    });
   }
 }
 
@@ -302,38 +376,51 @@ void Trainer::restore_training_state(const Dict& checkpoint, const std::string& 
         "save_weights_only=true, or is it a plain state dict?); accepted: a full checkpoint to resume fit, or load "
         "the weights with load_from_checkpoint and call fit without ckpt_path",
         path));
-  fit_loop_->load_state_dict(dict_value(dict_value(checkpoint, "loops", path), "fit_loop", path));
-  const auto states = checkpoint.at("optimizer_states").toListRef();
+  const auto fit_loop_state = dict_value(dict_value(checkpoint, "loops", path), "fit_loop", path);
+  restoring(path, "loops.fit_loop", [&] { fit_loop_->load_state_dict(fit_loop_state); });
+  const auto optimizer_states = checkpoint.at("optimizer_states");
+  if (!optimizer_states.isList())
+    throw CheckpointError(fmt::format("checkpoint '{}': 'optimizer_states' is a {}, expected a list of optimizer "
+                                      "state dicts",
+                                      path, optimizer_states.tagKind()));
+  const auto states = optimizer_states.toListRef();
   const auto& optimizers = model_->optimizers();
   if (states.size() != optimizers.size())
     throw MisconfigurationException(fmt::format(
         "checkpoint '{}' holds {} optimizer states but configure_optimizers returned {}; accepted: a checkpoint of the "
         "same training setup",
         path, states.size(), optimizers.size()));
-  for (size_t i = 0; i < states.size(); ++i) {
-    if (!states[i].isGenericDict())
-      throw CheckpointError(fmt::format("checkpoint '{}': optimizer_states[{}] is not a dict", path, i));
-    try {
+  for (size_t i = 0; i < states.size(); ++i)
+    restoring(path, fmt::format("optimizer_states[{}]", i), [&] {
+      if (!states[i].isGenericDict()) throw CheckpointError(fmt::format("a {}, expected a dict", states[i].tagKind()));
       load_optimizer_state_dict(*optimizers[i], states[i].toGenericDict());
-    } catch (const MisconfigurationException& e) {
-      throw MisconfigurationException(fmt::format("checkpoint '{}': {}", path, e.what()));
-    }
-  }
+    });
   // As Lightning: the states in config order, as many as both sides have.
-  if (auto it = checkpoint.find("lr_schedulers"); it != checkpoint.end() && it->value().isList()) {
+  if (auto it = checkpoint.find("lr_schedulers"); it != checkpoint.end()) {
+    if (!it->value().isList())
+      throw CheckpointError(fmt::format("checkpoint '{}': 'lr_schedulers' is a {}, expected a list of scheduler "
+                                        "state dicts",
+                                        path, it->value().tagKind()));
     const auto scheduler_states = it->value().toListRef();
     const auto& configs = model_->lr_scheduler_configs_;
-    for (size_t i = 0; i < std::min(scheduler_states.size(), configs.size()); ++i) {
-      if (!scheduler_states[i].isGenericDict())
-        throw CheckpointError(fmt::format("checkpoint '{}': lr_schedulers[{}] is not a dict", path, i));
-      configs[i].scheduler->load_state_dict(scheduler_states[i].toGenericDict());
-    }
+    for (size_t i = 0; i < std::min(scheduler_states.size(), configs.size()); ++i)
+      restoring(path, fmt::format("lr_schedulers[{}]", i), [&] {
+        if (!scheduler_states[i].isGenericDict())
+          throw CheckpointError(fmt::format("a {}, expected a dict", scheduler_states[i].tagKind()));
+        configs[i].scheduler->load_state_dict(scheduler_states[i].toGenericDict());
+      });
   }
   if (auto key = precision_->state_key(); !key.empty())
-    if (auto it = checkpoint.find(key); it != checkpoint.end() && it->value().isGenericDict())
-      precision_->load_state_dict(it->value().toGenericDict());
-  if (auto it = checkpoint.find("rng_states"); it != checkpoint.end() && it->value().isGenericDict())
-    load_rng_states(it->value().toGenericDict());
+    if (auto it = checkpoint.find(key); it != checkpoint.end())
+      restoring(path, "'" + key + "'", [&] {
+        if (!it->value().isGenericDict()) throw CheckpointError(fmt::format("a {}, expected a dict", it->value().tagKind()));
+        precision_->load_state_dict(it->value().toGenericDict());
+      });
+  if (auto it = checkpoint.find("rng_states"); it != checkpoint.end())
+    restoring(path, "rng_states", [&] {
+      if (!it->value().isGenericDict()) throw CheckpointError(fmt::format("a {}, expected a dict", it->value().tagKind()));
+      load_rng_states(it->value().toGenericDict());
+    });
 }
 
 }  // namespace lightning
