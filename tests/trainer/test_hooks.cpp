@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 using namespace lightning;
 using namespace lightning::testing;
 
@@ -80,8 +82,14 @@ struct HookedCallback : Callback {
 
 struct HookedModel : BoringModel {
   Calls* called;
+  /// Records "hook=<trainer.state().stage>" instead of the hook alone.
+  bool with_stage = false;
   explicit HookedModel(Calls* c) : called(c) {}
-  void rec(const std::string& name) { called->push_back(name); }
+  void rec(const std::string& name) {
+    if (!with_stage) return called->push_back(name);
+    const auto& stage = trainer().state().stage;
+    called->push_back(name + "=" + (stage ? to_string(*stage) : "none"));
+  }
   StepOutput training_step(const Batch& b, int64_t i) override {
     rec("training_step:" + std::to_string(i));
     return BoringModel::training_step(b, i);
@@ -309,6 +317,44 @@ TEST(Hooks, FitWithSanityCheckTwoEpochsAndValidationTwicePerEpoch) {
   EXPECT_EQ(trainer.current_epoch(), 2);
   EXPECT_EQ(trainer.state().status, TrainerStatus::Finished);
   EXPECT_FALSE(trainer.state().stage.has_value());
+}
+
+TEST(Hooks, StageIsTheEntryPointsFromTheFirstHook) {
+  Calls called;
+  auto model = std::make_shared<HookedModel>(&called);
+  model->with_stage = true;
+  Trainer trainer(quiet({.max_epochs = 2,
+                         .limit_train_batches = 2,
+                         .limit_val_batches = 1,
+                         .limit_test_batches = 1,
+                         .num_sanity_val_steps = 0,
+                         .reload_dataloaders_every_n_epochs = 1}));
+  const std::set<std::string> watched = {"configure_callbacks", "prepare_data", "setup:fit", "setup:validate",
+                                         "setup:test", "configure_optimizers", "on_fit_start", "train_dataloader",
+                                         "val_dataloader", "on_validation_model_zero_grad",
+                                         "on_validation_model_eval", "on_validation_start", "on_test_start"};
+  auto watched_calls = [&] {
+    Calls out;
+    for (const auto& c : called)
+      if (watched.count(c.substr(0, c.find('=')))) out.push_back(c);
+    called.clear();
+    return out;
+  };
+  trainer.fit(model);
+  // Lightning 2.2.5's sequence with its stages (epoch 1 reloads both loaders; without a sanity
+  // check the val loaders are requested before training, under the validating stage).
+  expect_calls(watched_calls(),
+               {"configure_callbacks=train", "prepare_data=train", "setup:fit=train", "configure_optimizers=train",
+                "on_fit_start=train", "train_dataloader=train", "val_dataloader=validate",
+                "on_validation_model_zero_grad=validate", "on_validation_model_eval=validate",
+                "on_validation_start=validate", "train_dataloader=train", "on_validation_model_zero_grad=validate",
+                "val_dataloader=validate", "on_validation_model_eval=validate", "on_validation_start=validate"});
+  trainer.validate(model, DataLoaders{}, std::nullopt, false);
+  trainer.test(model, DataLoaders{}, std::nullopt, false);
+  expect_calls(watched_calls(),
+               {"configure_callbacks=validate", "prepare_data=validate", "setup:validate=validate",
+                "val_dataloader=validate", "on_validation_model_eval=validate", "on_validation_start=validate",
+                "configure_callbacks=test", "prepare_data=test", "setup:test=test", "on_test_start=test"});
 }
 
 TEST(Hooks, ValidateAndTest) {

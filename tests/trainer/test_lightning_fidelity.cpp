@@ -119,69 +119,6 @@ TEST(LightningFidelity, LimitTrainBatchesZeroNeverAsksForTheTrainDataloader) {
   EXPECT_EQ(err.find("stopped"), std::string::npos) << err;
 }
 
-TEST(LightningFidelity, StageIsTheEntryPointsFromTheFirstHook) {
-  struct Recording : BoringModel {
-    std::vector<std::string> seen;
-    void rec(const std::string& hook) {
-      const auto& s = trainer().state();
-      seen.push_back(hook + "=" + (s.stage ? to_string(*s.stage) : "none"));
-    }
-    std::vector<std::shared_ptr<Callback>> configure_callbacks() override {
-      rec("configure_callbacks");
-      return {};
-    }
-    void prepare_data() override { rec("prepare_data"); }
-    void setup(const std::string&) override { rec("setup"); }
-    OptimizerConfig configure_optimizers() override {
-      rec("configure_optimizers");
-      return BoringModel::configure_optimizers();
-    }
-    void on_fit_start() override { rec("on_fit_start"); }
-    DataLoaders train_dataloader() override {
-      rec("train_dataloader");
-      return BoringModel::train_dataloader();
-    }
-    DataLoaders val_dataloader() override {
-      rec("val_dataloader");
-      return BoringModel::val_dataloader();
-    }
-    void on_validation_model_zero_grad() override {
-      rec("on_validation_model_zero_grad");
-      BoringModel::on_validation_model_zero_grad();
-    }
-    void on_validation_model_eval() override {
-      rec("on_validation_model_eval");
-      BoringModel::on_validation_model_eval();
-    }
-    void on_validation_start() override { rec("on_validation_start"); }
-    void on_test_start() override { rec("on_test_start"); }
-  };
-  auto model = std::make_shared<Recording>();
-  Trainer trainer(quiet({.max_epochs = 2,
-                         .limit_train_batches = 2,
-                         .limit_val_batches = 1,
-                         .limit_test_batches = 1,
-                         .num_sanity_val_steps = 0,
-                         .reload_dataloaders_every_n_epochs = 1}));
-  trainer.fit(model);
-  // Lightning 2.2.5's sequence, stage included (epoch 1 reloads both loaders).
-  const std::vector<std::string> fit = {
-      "configure_callbacks=train", "prepare_data=train", "setup=train", "configure_optimizers=train",
-      "on_fit_start=train", "train_dataloader=train", "val_dataloader=validate",
-      "on_validation_model_zero_grad=validate", "on_validation_model_eval=validate", "on_validation_start=validate",
-      "train_dataloader=train", "on_validation_model_zero_grad=validate", "val_dataloader=validate",
-      "on_validation_model_eval=validate", "on_validation_start=validate"};
-  EXPECT_EQ(model->seen, fit);
-  model->seen.clear();
-  trainer.validate(model, DataLoaders{}, std::nullopt, false);
-  trainer.test(model, DataLoaders{}, std::nullopt, false);
-  EXPECT_EQ(model->seen, (std::vector<std::string>{
-                             "configure_callbacks=validate", "prepare_data=validate", "setup=validate",
-                             "val_dataloader=validate", "on_validation_model_eval=validate",
-                             "on_validation_start=validate", "configure_callbacks=test", "prepare_data=test",
-                             "setup=test", "on_test_start=test"}));
-}
-
 TEST(LightningFidelity, EvaluationWithoutAModelUsesTheBestCheckpointOfTheLastFit) {
   TempDir tmp;
   auto model = std::make_shared<BoringModel>();
