@@ -1,5 +1,9 @@
 #pragma once
 /// Umbrella header: everything a training program needs.
+#include "lightning/accelerators/accelerator.h"
+#include "lightning/accelerators/cpu.h"
+#include "lightning/accelerators/cuda.h"
+#include "lightning/accelerators/registry.h"
 #include "lightning/callbacks/callbacks.h"
 #include "lightning/checkpoint/checkpoint.h"
 #include "lightning/checkpoint/serialization.h"
@@ -18,6 +22,10 @@
 #include "lightning/loggers/tensorboard.h"
 #include "lightning/optim/lr_scheduler.h"
 #include "lightning/plugins/checkpoint_io.h"
+#include "lightning/precision/precision.h"
+#include "lightning/strategies/registry.h"
+#include "lightning/strategies/single_device.h"
+#include "lightning/strategies/strategy.h"
 #include "lightning/trainer/options.h"
 #include "lightning/trainer/state.h"
 #include "lightning/trainer/trainer.h"

@@ -2,7 +2,6 @@
 
 #include "lightning/loggers/logger.h"
 #include "lightning/logging/logger_connector.h"
-#include "lightning/loops/fit_loop.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "optim/param_groups.h"
@@ -83,7 +82,7 @@ std::map<std::string, double> LearningRateMonitor::extract_stats(const char* int
 void LearningRateMonitor::log_stats(Trainer& trainer, const char* interval) {
   auto stats = extract_stats(interval);
   if (stats.empty()) return;
-  const auto step = trainer.fit_loop().epoch_loop.batches_that_stepped;
+  const auto step = trainer.batches_that_stepped();
   for (const auto& logger : trainer.loggers()) logger->log_metrics(stats, step);
 }
 

@@ -1,8 +1,7 @@
 #include "lightning/callbacks/model_checkpoint.h"
 
 #include "lightning/loggers/logger.h"
-#include "lightning/loops/fit_loop.h"
-#include "lightning/plugins/checkpoint_io.h"
+#include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "utilities/fs.h"
@@ -184,7 +183,7 @@ void ModelCheckpoint::save_topk_checkpoint(Trainer& trainer, const std::map<std:
         "ModelCheckpoint(monitor='{0}') could not find the monitored key in the returned metrics: [{1}]. HINT: Did "
         "you call log('{0}', value) in the LightningModule?",
         *options_.monitor, fmt::join(keys, ", "));
-    if (trainer.fit_loop().epoch_loop.val_loop.has_run) throw MisconfigurationException(message);
+    if (trainer.validation_has_run()) throw MisconfigurationException(message);
     std::cerr << message << std::endl;
   }
   save_monitor_checkpoint(trainer, candidates);
@@ -288,7 +287,7 @@ void ModelCheckpoint::remove_checkpoint(Trainer& trainer, const std::string& fil
   // Never remove the checkpoint this run resumed from, nor files outside our folder.
   if (trainer.ckpt_path() && *trainer.ckpt_path() == filepath) return;
   if (!dirpath_ || filepath.rfind(*dirpath_ + "/", 0) != 0) return;
-  if (trainer.is_global_zero()) trainer.checkpoint_io().remove_checkpoint(filepath);
+  trainer.strategy().remove_checkpoint(filepath);  // global zero only
 }
 
 // --- names --------------------------------------------------------------------------------------

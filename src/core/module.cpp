@@ -2,8 +2,7 @@
 
 #include "lightning/callbacks/callback.h"
 #include "lightning/logging/result_collection.h"
-#include "lightning/loops/fit_loop.h"
-#include "lightning/precision/precision.h"
+#include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "trainer/resolved_options.h"
@@ -157,7 +156,7 @@ void LightningModule::manual_backward(const torch::Tensor& loss) {
   t.call_hooks(
       "on_before_backward", [&](Callback& c) { c.on_before_backward(t, *this, loss); },
       [&](LightningModule& m) { m.on_before_backward(loss); });
-  t.call_module("backward", [&](LightningModule& m) { m.backward(t.precision_plugin().pre_backward(loss)); });
+  t.call_strategy("backward", [&](strategies::Strategy& s) { s.backward(loss, nullptr); });
   t.call_hooks(
       "on_after_backward", [&](Callback& c) { c.on_after_backward(t, *this); },
       [&](LightningModule& m) { m.on_after_backward(); });
@@ -168,6 +167,16 @@ Batch LightningModule::transfer_batch_to_device(Batch batch, const torch::Device
   for (auto& field : batch.fields())
     if (field.defined() && field.device() != device) field = field.to(device, /*non_blocking=*/device.is_cuda());
   return batch;
+}
+
+void LightningModule::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
+  torch::nn::Module::to(device, dtype, non_blocking);
+  device_ = device;
+}
+
+void LightningModule::to(torch::Device device, bool non_blocking) {
+  torch::nn::Module::to(device, non_blocking);
+  device_ = device;
 }
 
 Trainer& LightningModule::trainer() const {

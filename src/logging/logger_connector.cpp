@@ -1,7 +1,7 @@
 #include "lightning/logging/logger_connector.h"
 
+#include "lightning/core/module.h"
 #include "lightning/loggers/logger.h"
-#include "lightning/loops/fit_loop.h"
 #include "lightning/trainer/trainer.h"
 
 namespace lightning {
@@ -25,6 +25,11 @@ double to_double(const torch::Tensor& t) {
 }  // namespace
 
 void LoggerConnector::log_metrics(const OrderedMap<torch::Tensor>& metrics, std::optional<int64_t> step) {
+  log_metrics(metrics, step, trainer_.batches_that_stepped());
+}
+
+void LoggerConnector::log_metrics(const OrderedMap<torch::Tensor>& metrics, std::optional<int64_t> step,
+                                  int64_t default_step) {
   if (trainer_.loggers().empty() || metrics.empty()) return;
   row_.clear();
   row_slots_.clear();  // the training row's cache points into row_
@@ -41,13 +46,12 @@ void LoggerConnector::log_metrics(const OrderedMap<torch::Tensor>& metrics, std:
   }
   // Lightning adds "epoch" (unless logged) to rows without a step, and not to logged_metrics.
   if (!step) row_.try_emplace("epoch", static_cast<double>(trainer_.current_epoch()));
-  send_row(step);
+  send_row(step.value_or(default_step));
 }
 
-void LoggerConnector::send_row(std::optional<int64_t> step) {
-  const int64_t row_step = step.value_or(trainer_.fit_loop().epoch_loop.batches_that_stepped);
+void LoggerConnector::send_row(int64_t step) {
   for (const auto& logger : trainer_.loggers()) {
-    logger->log_metrics(row_, row_step);
+    logger->log_metrics(row_, step);
     logger->save();
   }
 }
@@ -56,7 +60,7 @@ bool LoggerConnector::should_update_logs() const {
   int64_t n = trainer_.log_every_n_steps();
   if (trainer_.should_stop) return true;
   if (n == 0) return false;
-  return (trainer_.fit_loop().epoch_loop.batches_that_stepped + 1) % n == 0;
+  return (trainer_.batches_that_stepped() + 1) % n == 0;
 }
 
 void LoggerConnector::on_batch_start(ResultCollection& results) {
@@ -68,17 +72,15 @@ void LoggerConnector::on_batch_end(ResultCollection& results) {
   if (!trainer_.sanity_checking() && results.take_new_keys()) merge(results.metrics(!epoch_end_reached_));
 }
 
-void LoggerConnector::update_train_step_metrics() {
-  auto& loop = trainer_.fit_loop().epoch_loop;
-  if (loop.should_accumulate() && trainer_.lightning_module().automatic_optimization) return;
-  if (trainer_.loggers().empty() || loop.results.empty()) return;
+void LoggerConnector::update_train_step_metrics(const ResultCollection& results, bool accumulating) {
+  if (accumulating || trainer_.loggers().empty() || results.empty()) return;
   if (trainer_.fast_dev_run() == 0 && !should_update_logs()) return;
   // The same keys are logged at most steps: the row is then refilled in place, with no map
   // building or allocation (logged_metrics is brought up to date when read).
   auto in_row = [](const ResultMetric& m) { return m.logger && m.on_step && m.step_value.defined(); };
   size_t n = 0;
   bool cached = true;
-  for (const ResultMetric* m : loop.results.ordered()) {
+  for (const ResultMetric* m : results.ordered()) {
     if (!in_row(*m)) continue;
     cached = cached && n < row_slots_.size() && row_slots_[n].first == m;
     ++n;
@@ -88,7 +90,7 @@ void LoggerConnector::update_train_step_metrics() {
     row_.clear();
     row_slots_.clear();
     bool has_step = false;
-    for (const ResultMetric* m : loop.results.ordered()) {
+    for (const ResultMetric* m : results.ordered()) {
       if (!in_row(*m)) continue;
       const bool is_step = m->step_name == "step";  // the row's step, as in Lightning
       has_step = has_step || is_step;
@@ -107,7 +109,7 @@ void LoggerConnector::update_train_step_metrics() {
       step = static_cast<int64_t>(value);
   }
   if (epoch_slot_) *epoch_slot_ = static_cast<double>(trainer_.current_epoch());
-  send_row(step);
+  send_row(step.value_or(trainer_.batches_that_stepped()));
 }
 
 void LoggerConnector::merge(const MetricViews& views) {
@@ -116,17 +118,14 @@ void LoggerConnector::merge(const MetricViews& views) {
   for (const auto& [k, v] : views.log) logged_metrics_[k] = v;
 }
 
-void LoggerConnector::update_train_epoch_metrics() {
-  auto& loop = trainer_.fit_loop().epoch_loop;
+void LoggerConnector::update_train_epoch_metrics(ResultCollection& results) {
   // The last batch's step values first, then the epoch values (which win for plain names).
-  merge(loop.results.metrics(true));
-  auto views = loop.results.metrics(false);
+  merge(results.metrics(true));
+  auto views = results.metrics(false);
   merge(views);
   // Lightning logs the epoch row at the step of the epoch's last optimizer step.
-  --loop.batches_that_stepped;
-  log_metrics(views.log);
-  ++loop.batches_that_stepped;
-  loop.results.reset();
+  log_metrics(views.log, std::nullopt, trainer_.batches_that_stepped() - 1);
+  results.reset();
 }
 
 void LoggerConnector::update_eval_step_metrics(ResultCollection& results, int64_t step) {

@@ -1,14 +1,17 @@
 #include "lightning/loops/fit_loop.h"
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/core/module.h"
 #include "lightning/logging/logger_connector.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "lightning/utilities/seed.h"
+#include "loops/data_setup.h"
 #include "trainer/resolved_options.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <iostream>
 #include <utility>
 
@@ -49,20 +52,77 @@ bool FitLoop::done() {
   return false;
 }
 
+void FitLoop::reset_data() {
+  train_dataloader_.reset();
+  num_training_batches_ = 0;
+}
+
+void FitLoop::setup_data() {
+  auto& t = trainer_;
+  const auto& o = t.options();
+  const int64_t epoch = current_epoch();
+  if (!detail::reload_due(train_dataloader_.has_value(), o.reload_dataloaders_every_n_epochs, last_reload_epoch_,
+                          epoch))
+    return;
+  auto loaders = t.request_dataloaders(RunningStage::Training);
+  if (loaders.empty())
+    throw MisconfigurationException(
+        "No train dataloader was found; accepted: one passed to fit(), a datamodule whose train_dataloader() "
+        "returns one, or a LightningModule::train_dataloader() override that returns one");
+  if (loaders.size() > 1)
+    throw MisconfigurationException(fmt::format(
+        "{} train dataloaders were given; accepted: exactly one (combined train loaders are not supported yet)",
+        loaders.size()));
+  train_dataloader_ = detail::maybe_without_shuffle(loaders.loaders.front(), o.overfit, "training");
+  last_reload_epoch_ = epoch;
+  num_training_batches_ =
+      detail::num_batches_under_limit("train", detail::loader_length(*train_dataloader_), o.limit_train_batches);
+
+  // Lightning's val_check_batch: an int interval counts batches, a float is a fraction of the epoch.
+  const auto& interval = o.val_check_interval;
+  if (interval.is_count()) {
+    val_check_batch_ = std::get<int64_t>(interval.value);
+    if (val_check_batch_ > num_training_batches_ && o.check_val_every_n_epoch)
+      throw MisconfigurationException(fmt::format(
+          "val_check_interval={} must be less than or equal to the number of training batches ({}); accepted: an "
+          "int <= {}, a float fraction, limit_val_batches=0 to disable validation, or check_val_every_n_epoch unset "
+          "(std::nullopt) to validate every val_check_interval batches across epochs",
+          val_check_batch_, num_training_batches_, num_training_batches_));
+  } else if (num_training_batches_ == detail::kUnbounded) {
+    if (std::get<double>(interval.value) != 1.0)
+      throw MisconfigurationException(fmt::format(
+          "val_check_interval={} is invalid for a train dataloader without a length (IterableDataset); accepted: "
+          "1.0 or an int number of batches",
+          interval.str()));
+    val_check_batch_ = detail::kUnbounded;
+  } else {
+    val_check_batch_ = std::max<int64_t>(
+        1, static_cast<int64_t>(static_cast<double>(num_training_batches_) * std::get<double>(interval.value)));
+  }
+  if (!t.loggers().empty() && num_training_batches_ < o.log_every_n_steps && o.fast_dev_run == 0)
+    std::cerr << fmt::format(
+                     "The number of training batches ({}) is smaller than the logging interval "
+                     "Trainer(log_every_n_steps={}). Set a lower value for log_every_n_steps if you want to see logs "
+                     "for the training epoch.",
+                     num_training_batches_, o.log_every_n_steps)
+              << std::endl;
+}
+
 void FitLoop::run_sanity_check() {
   // Training must see the same randomness whether or not a sanity check ran.
   IsolateRng isolate;
   auto& t = trainer_;
   auto& module = t.lightning_module();
-  const auto previous = t.state_.stage;
+  auto& val_loop = epoch_loop.val_loop;
+  const auto previous = t.state().stage;
   t.set_stage(RunningStage::SanityChecking);
   t.call_callbacks("on_sanity_check_start", [&](Callback& c) { c.on_sanity_check_start(t, module); });
-  t.reset_val_dataloaders();
-  if (t.enable_validation()) epoch_loop.val_loop.run(t.val_dataloaders_, t.num_sanity_val_batches_);
+  val_loop.setup_data();
+  if (t.enable_validation()) val_loop.run(/*sanity_check=*/true);
   t.call_callbacks("on_sanity_check_end", [&](Callback& c) { c.on_sanity_check_end(t, module); });
   // What the sanity check logged and counted must not leak into training (Lightning resets them).
-  epoch_loop.val_loop.results().reset();
-  epoch_loop.val_loop.batch_progress = BatchProgress{};
+  val_loop.results().reset();
+  val_loop.batch_progress = BatchProgress{};
   t.logger_connector().reset_metrics();
   t.set_stage(previous);
 }
@@ -72,29 +132,24 @@ void FitLoop::run() {
   auto& module = t.lightning_module();
   if (t.enable_validation() && t.options().num_sanity_val_steps > 0) run_sanity_check();
   t.set_stage(RunningStage::Training);
-  t.active_results_ = &epoch_loop.results;
+  t.set_active_results(&epoch_loop.results);
   // Lightning skips the fit loop without asking for a train dataloader.
   if (t.options().limit_train_batches.is_zero()) return;
-  t.reset_train_dataloader();
-  if (!t.val_loaded_ && t.enable_validation()) {
+  setup_data();
+  if (!epoch_loop.val_loop.data_loaded() && t.enable_validation()) {
     // Early, for the epoch bar's total; under the stage Lightning requests them in.
     t.set_stage(RunningStage::Validating);
-    t.reset_val_dataloaders();
+    epoch_loop.val_loop.setup_data();
     t.set_stage(RunningStage::Training);
   }
-  if (restored_loader_seed_) t.train_dataloader_->set_seed(*std::exchange(restored_loader_seed_, std::nullopt));
+  if (restored_loader_seed_) train_dataloader_->set_seed(*std::exchange(restored_loader_seed_, std::nullopt));
   if (done()) return;  // Lightning skips the loop, train hooks included.
   t.call_hooks(
       "on_train_start", [&](Callback& c) { c.on_train_start(t, module); },
       [&](LightningModule& m) { m.on_train_start(); });
-  int64_t last_reload_epoch = current_epoch();
   do {
-    const int64_t n = t.options().reload_dataloaders_every_n_epochs;
-    if (n > 0 && current_epoch() - last_reload_epoch >= n) {
-      t.reset_train_dataloader();
-      last_reload_epoch = current_epoch();
-    }
-    auto& loader = *t.train_dataloader_;
+    setup_data();  // again when reload_dataloaders_every_n_epochs says so
+    auto& loader = *train_dataloader_;
     loader.set_epoch(current_epoch());
     epoch_loop.results.reset();
     epoch_progress.increment_ready();
@@ -118,7 +173,7 @@ void FitLoop::run() {
       if (c.monitors_metrics()) c.on_train_epoch_end(t, module);
     });
     if (epoch_loop.num_ready_batches_reached()) epoch_loop.update_lr_schedulers("epoch", true);
-    t.logger_connector().update_train_epoch_metrics();
+    t.logger_connector().update_train_epoch_metrics(epoch_loop.results);
     epoch_progress.increment_completed();
   } while (!done());
   t.call_hooks(
@@ -176,8 +231,7 @@ Dict FitLoop::state_dict() const {
   fit.insert("epoch_progress", epoch_progress.state_dict());
 
   Dict extras = new_dict();
-  if (trainer_.train_dataloader_)
-    extras.insert("train_dataloader_seed", static_cast<int64_t>(trainer_.train_dataloader_->seed()));
+  if (train_dataloader_) extras.insert("train_dataloader_seed", static_cast<int64_t>(train_dataloader_->seed()));
   // The running batch's step counts in _batches_that_stepped once its hooks and validation ran.
   extras.insert("step_pending", el.step_pending);
   // Saved from on_train_batch_end: validation due after this batch has not run yet.

@@ -1,8 +1,7 @@
 #include "lightning/loops/optimization.h"
 
 #include "lightning/callbacks/callback.h"
-#include "lightning/loops/fit_loop.h"
-#include "lightning/precision/precision.h"
+#include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "lightning/utilities/grads.h"
@@ -42,23 +41,18 @@ StepOutput AutomaticOptimization::run(const Batch& batch, int64_t batch_idx, boo
   return output;
 }
 
-torch::Tensor AutomaticOptimization::optimizer_step(torch::optim::Optimizer& optimizer,
-                                                    const std::function<torch::Tensor()>& closure) {
-  // As Lightning's precision plugins: after the closure's backward come on_before_optimizer_step
-  // and (automatic optimization) gradient norms and clipping, on unscaled gradients.
-  struct After {
-    AutomaticOptimization* self;
-    torch::optim::Optimizer* optimizer;
-  } after{this, &optimizer};
-  const std::function<void()> after_closure = [a = &after]() { a->self->after_closure(*a->optimizer); };
-  const bool manual = !trainer_.lightning_module().automatic_optimization;
-  if (manual) manual_step_progress.increment_ready();
-  auto loss = trainer_.precision_plugin().optimizer_step(optimizer, closure, after_closure);
-  if (manual) manual_step_progress.increment_completed();
-  return loss;
+bool AutomaticOptimization::manual() const { return !trainer_.lightning_module().automatic_optimization; }
+
+void AutomaticOptimization::on_before_step() {
+  if (manual()) manual_step_progress.increment_ready();
+}
+
+void AutomaticOptimization::on_after_step() {
+  if (manual()) manual_step_progress.increment_completed();
 }
 
 void AutomaticOptimization::after_closure(torch::optim::Optimizer& optimizer) {
+  // As Lightning's precision plugins: after the closure's backward, on unscaled gradients.
   auto& t = trainer_;
   auto& module = t.lightning_module();
   t.call_hooks(
@@ -86,10 +80,9 @@ torch::Tensor AutomaticOptimization::closure(const Batch& batch, int64_t batch_i
   auto& t = trainer_;
   auto& module = t.lightning_module();
   auto& optimizer = *module.optimizers().front();
-  auto& precision = t.precision_plugin();
   try {
-    plugins::ForwardContext autocast(precision, t.device());
-    output = t.call_module("training_step", [&](LightningModule& m) { return m.training_step(batch, batch_idx); });
+    output = t.call_strategy("training_step",
+                             [&](strategies::Strategy& s) { return s.training_step(batch, batch_idx); });
   } catch (const detail::StepNotOverridden&) {
     throw MisconfigurationException(
         "No `training_step()` method defined: `Trainer.fit` needs at least `training_step()`, a train "
@@ -122,7 +115,7 @@ torch::Tensor AutomaticOptimization::closure(const Batch& batch, int64_t batch_i
   t.call_hooks(
       "on_before_backward", [&](Callback& c) { c.on_before_backward(t, module, scaled); },
       [&](LightningModule& m) { m.on_before_backward(scaled); });
-  t.call_module("backward", [&](LightningModule& m) { m.backward(precision.pre_backward(scaled)); });
+  t.call_strategy("backward", [&](strategies::Strategy& s) { s.backward(scaled, &optimizer); });
   t.call_hooks(
       "on_after_backward", [&](Callback& c) { c.on_after_backward(t, module); },
       [&](LightningModule& m) { m.on_after_backward(); });

@@ -1,22 +1,38 @@
 #include "lightning/loops/prediction_loop.h"
 
 #include "lightning/callbacks/callback.h"
-#include "lightning/precision/precision.h"
+#include "lightning/core/module.h"
+#include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
-#include "trainer/resolved_options.h"
+#include "loops/data_setup.h"
 #include "loops/grad_mode.h"
+#include "trainer/resolved_options.h"
 #include "trainer/signals.h"
-
 
 #include <numeric>
 
 namespace lightning {
 
-std::vector<std::vector<torch::IValue>> PredictionLoop::run(std::vector<DataLoader>& loaders,
-                                                            const std::vector<int64_t>& num_batches,
-                                                            bool return_predictions) {
+void PredictionLoop::reset_data() {
+  dataloaders_.clear();
+  max_batches_.clear();
+}
+
+void PredictionLoop::setup_data() {
   auto& t = trainer_;
+  dataloaders_ = t.request_dataloaders(RunningStage::Predicting).loaders;
+  if (dataloaders_.empty()) detail::throw_no_dataloader("predict", "predict");
+  max_batches_.clear();
+  for (const auto& loader : dataloaders_)
+    max_batches_.push_back(
+        detail::num_batches_under_limit("predict", detail::loader_length(loader), t.options().limit_predict_batches));
+}
+
+std::vector<std::vector<torch::IValue>> PredictionLoop::run(bool return_predictions) {
+  auto& t = trainer_;
+  auto& loaders = dataloaders_;
+  const auto& num_batches = max_batches_;
   auto& module = t.lightning_module();
   std::vector<std::vector<torch::IValue>> predictions(loaders.size());
   if (std::accumulate(num_batches.begin(), num_batches.end(), int64_t{0}) == 0) return predictions;
@@ -38,7 +54,8 @@ std::vector<std::vector<torch::IValue>> PredictionLoop::run(std::vector<DataLoad
     for (int64_t batch_idx = 0; batch_idx < num_batches[i] && it != end; ++batch_idx) {
       batch_progress.increment_ready();
       batch_progress.is_last_batch = batch_idx + 1 == num_batches[i];
-      Batch batch = t.transfer_batch(std::move(*it), dl);
+      Batch batch = t.call_strategy(
+          "batch_to_device", [&](strategies::Strategy& s) { return s.batch_to_device(std::move(*it), dl); });
       t.current_batch_size = batch.batch_size();
       t.call_hooks(
           "on_predict_batch_start", [&](Callback& c) { c.on_predict_batch_start(t, module, batch, batch_idx, dl); },
@@ -46,10 +63,8 @@ std::vector<std::vector<torch::IValue>> PredictionLoop::run(std::vector<DataLoad
       batch_progress.increment_started();
       torch::IValue output;
       try {
-        output = t.call_module("predict_step", [&](LightningModule& m) {
-          plugins::ForwardContext autocast(t.precision_plugin(), t.device());
-          return m.predict_step(batch, batch_idx, dl);
-        });
+        output = t.call_strategy(
+            "predict_step", [&](strategies::Strategy& s) { return s.predict_step(batch, batch_idx, dl); });
       } catch (const detail::StepNotOverridden&) {
         throw MisconfigurationException(
             "No `predict_step()` method defined to run `Trainer.predict`, and the default predict_step needs "

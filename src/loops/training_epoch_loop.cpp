@@ -1,12 +1,13 @@
 #include "lightning/loops/training_epoch_loop.h"
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/core/module.h"
 #include "lightning/logging/logger_connector.h"
 #include "lightning/loops/fit_loop.h"
-#include "lightning/precision/precision.h"
+#include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
-#include "trainer/resolved_options.h"
 #include "lightning/utilities/errors.h"
+#include "trainer/resolved_options.h"
 #include "trainer/signals.h"
 
 #include <fmt/format.h>
@@ -28,7 +29,7 @@ bool TrainingEpochLoop::num_ready_batches_reached() const {
 bool TrainingEpochLoop::done() const {
   const int64_t max_steps = trainer_.max_steps();
   if ((max_steps >= 0 && global_step() >= max_steps) || num_ready_batches_reached()) return true;
-  if (trainer_.should_stop) return trainer_.fit_loop_->can_stop_early();
+  if (trainer_.should_stop) return trainer_.fit_loop().can_stop_early();
   return false;
 }
 
@@ -82,10 +83,10 @@ void TrainingEpochLoop::run_validation() {
   t.set_stage(RunningStage::Validating);
   if (!should_accumulate())
     t.call_module("on_validation_model_zero_grad", [](LightningModule& m) { m.on_validation_model_zero_grad(); });
-  t.reset_val_dataloaders();
-  if (t.enable_validation()) val_loop.run(t.val_dataloaders_, t.num_val_batches_);
+  val_loop.setup_data();
+  if (t.enable_validation()) val_loop.run();
   t.set_stage(RunningStage::Training);
-  t.active_results_ = &results;
+  t.set_active_results(&results);
 }
 
 void TrainingEpochLoop::advance(Batch batch, int64_t batch_idx) {
@@ -93,7 +94,8 @@ void TrainingEpochLoop::advance(Batch batch, int64_t batch_idx) {
   auto& module = t.lightning_module();
   batch_progress.increment_ready();
   t.logger_connector().on_batch_start(results);
-  batch = t.transfer_batch(std::move(batch), 0);
+  batch = t.call_strategy("batch_to_device",
+                          [&](strategies::Strategy& s) { return s.batch_to_device(std::move(batch), 0); });
   t.current_batch_size = batch.batch_size();
   t.call_callbacks("on_train_batch_start",
                    [&](Callback& c) { c.on_train_batch_start(t, module, batch, batch_idx); });
@@ -109,16 +111,14 @@ void TrainingEpochLoop::advance(Batch batch, int64_t batch_idx) {
   if (module.automatic_optimization) {
     output = optimization.run(batch, batch_idx, should_accumulate());
   } else {
-    output = t.call_module("training_step", [&](LightningModule& m) {
-      plugins::ForwardContext autocast(t.precision_plugin(), t.device());
-      return m.training_step(batch, batch_idx);
-    });
+    output = t.call_strategy("training_step",
+                             [&](strategies::Strategy& s) { return s.training_step(batch, batch_idx); });
   }
   batch_progress.increment_processed();
   update_lr_schedulers("step", false);
   if (num_ready_batches_reached()) update_lr_schedulers("epoch", false);
   step_pending = !should_accumulate();
-  t.logger_connector().update_train_step_metrics();
+  t.logger_connector().update_train_step_metrics(results, module.automatic_optimization && should_accumulate());
   t.call_hooks(
       "on_train_batch_end", [&](Callback& c) { c.on_train_batch_end(t, module, output, batch, batch_idx); },
       [&](LightningModule& m) { m.on_train_batch_end(output, batch, batch_idx); });
@@ -173,7 +173,7 @@ bool TrainingEpochLoop::should_check_val() const {
   if (every && (t.current_epoch() + 1) % *every != 0) return false;
   const bool infinite = t.val_check_batch() == detail::kUnbounded;
   if (batch_progress.is_last_batch && infinite) return true;
-  if (t.should_stop && t.fit_loop_->can_stop_early()) return true;
+  if (t.should_stop && t.fit_loop().can_stop_early()) return true;
   if (infinite) return false;
   const int64_t iteration = every ? batch_idx() : total_batch_idx();
   return (iteration + 1) % t.val_check_batch() == 0;

@@ -13,6 +13,7 @@
 #include "lightning/optim/lr_scheduler.h"
 #include "lightning/plugins/checkpoint_io.h"
 #include "lightning/precision/precision.h"
+#include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 #include "lightning/version.h"
@@ -180,10 +181,7 @@ void LightningModule::restore_from_checkpoint(const Dict& checkpoint, const std:
   load_module_state_dict(*this, weights_of(checkpoint, path), options.strict, fmt::format("'{}'", path));
   auto hparams = hyperparameters_of(checkpoint);
   if (!hparams.empty() && hparams_.empty()) hparams_ = std::move(hparams);
-  if (options.map_location) {
-    to(*options.map_location);
-    device_ = *options.map_location;
-  }
+  if (options.map_location) to(*options.map_location);
 }
 
 // --- Trainer: saving ----------------------------------------------------------------------------
@@ -223,7 +221,7 @@ Dict Trainer::dump_checkpoint(bool weights_only) {
     auto scheduler_states = new_list();
     for (const auto& config : model.lr_scheduler_configs_) scheduler_states.push_back(config.scheduler->state_dict());
     checkpoint.insert("lr_schedulers", scheduler_states);
-    if (auto key = precision_->state_key(); !key.empty()) checkpoint.insert(key, precision_->state_dict());
+    if (auto key = precision_plugin().state_key(); !key.empty()) checkpoint.insert(key, precision_plugin().state_dict());
   }
   if (!model.hparams().empty()) {
     checkpoint.insert("hparams_name", std::string("kwargs"));
@@ -246,16 +244,17 @@ void Trainer::save_checkpoint(const std::string& filepath, bool weights_only) {
   if (!model_)
     throw MisconfigurationException(
         "save_checkpoint: the Trainer has no LightningModule yet; accepted: a call during or after fit/validate/test");
-  if (!is_global_zero()) return;
-  detail::make_dirs(detail::parent_dir(filepath));
-  checkpoint_io_->save_checkpoint(dump_checkpoint(weights_only), filepath);
+  auto checkpoint = dump_checkpoint(weights_only);
+  if (is_global_zero()) detail::make_dirs(detail::parent_dir(filepath));
+  strategy_->save_checkpoint(checkpoint, filepath);  // written by the global-zero process
+  strategy_->barrier("Trainer.save_checkpoint");
 }
 
 void Trainer::save_hpc_checkpoint() {
   const auto& dir = options_->default_root_dir;
   const auto path = hpc_checkpoint_path(dir, last_hpc_checkpoint(dir) + 1);
   save_checkpoint(path);
-  checkpoint_io_->teardown();
+  checkpoint_io().teardown();  // an asynchronous save must be on disk before the process exits
   std::cerr << fmt::format("Saved the HPC checkpoint '{}'; `fit` resumes from it when run again.", path) << std::endl;
 }
 
@@ -410,11 +409,11 @@ void Trainer::restore_training_state(const Dict& checkpoint, const std::string& 
         configs[i].scheduler->load_state_dict(scheduler_states[i].toGenericDict());
       });
   }
-  if (auto key = precision_->state_key(); !key.empty())
+  if (auto key = precision_plugin().state_key(); !key.empty())
     if (auto it = checkpoint.find(key); it != checkpoint.end())
       restoring(path, "'" + key + "'", [&] {
         if (!it->value().isGenericDict()) throw CheckpointError(fmt::format("a {}, expected a dict", it->value().tagKind()));
-        precision_->load_state_dict(it->value().toGenericDict());
+        precision_plugin().load_state_dict(it->value().toGenericDict());
       });
   if (auto it = checkpoint.find("rng_states"); it != checkpoint.end())
     restoring(path, "rng_states", [&] {

@@ -5,9 +5,6 @@
 #include "lightning/utilities/errors.h"
 #include "trainer/resolved_options.h"
 
-#include <torch/cuda.h>
-#include <torch/types.h>
-#include <torch/version.h>
 
 #include <fmt/format.h>
 
@@ -22,13 +19,6 @@ namespace lightning {
 
 std::string BatchLimit::str() const {
   return is_count() ? std::to_string(std::get<int64_t>(value)) : fmt::format("{}", std::get<double>(value));
-}
-
-std::string Devices::str() const {
-  if (auto* n = std::get_if<int64_t>(&value)) return std::to_string(*n);
-  if (auto* s = std::get_if<std::string>(&value)) return "'" + *s + "'";
-  const auto& ids = std::get<std::vector<int>>(value);
-  return fmt::format("[{}]", fmt::join(ids, ", "));
 }
 
 std::chrono::duration<double> MaxTime::seconds() const {
@@ -94,67 +84,11 @@ void require(bool ok, const std::string& message) {
   if (!ok) throw MisconfigurationException(message);
 }
 
-/// LibTorch 1.13 has no float16 addmm on the CPU; later versions do. Asked once, of LibTorch itself.
-bool cpu_half_matmul_available() {
-  static const bool available = [] {
-    try {
-      torch::mm(torch::ones({1, 1}, torch::kHalf), torch::ones({1, 1}, torch::kHalf));
-      return true;
-    } catch (const c10::Error&) {
-      return false;
-    }
-  }();
-  return available;
-}
-
 }  // namespace
 
 ResolvedOptions resolve(const TrainerOptions& o) {
   ResolvedOptions r;
 
-  // Accelerator and devices.
-  const bool cuda = torch::cuda::is_available();
-  if (o.accelerator == "cpu") {
-    r.accelerator = "cpu";
-  } else if (o.accelerator == "gpu" || o.accelerator == "cuda") {
-    require(cuda, fmt::format("accelerator='{}' is not available: no CUDA device was found; accepted here: "
-                              "'cpu', 'auto'",
-                              o.accelerator));
-    r.accelerator = "cuda";
-  } else if (o.accelerator == "auto") {
-    r.accelerator = cuda ? "cuda" : "cpu";
-  } else {
-    throw MisconfigurationException(
-        fmt::format("accelerator='{}' is not supported by this build; accepted: 'cpu', 'gpu'/'cuda' (with a CUDA "
-                    "device), 'auto'",
-                    o.accelerator));
-  }
-  require(o.strategy == "auto" || o.strategy == "single_device",
-          fmt::format("strategy='{}' is not supported yet; accepted: 'auto', 'single_device'", o.strategy));
-  int64_t device_index = 0;
-  {
-    constexpr const char* accepted =
-        "accepted: 1, \"auto\", \"1\", a one-element list of a device index, or -1/\"-1\" (all devices, one here); "
-        "several devices need distributed training, which this build does not provide yet";
-    const auto& d = o.devices.value;
-    bool ok = false;
-    if (auto* n = std::get_if<int64_t>(&d)) {
-      ok = *n == 1 || *n == -1;
-    } else if (auto* s = std::get_if<std::string>(&d)) {
-      ok = *s == "auto" || *s == "1" || *s == "-1";
-      if (!ok && r.accelerator == "cuda" && std::regex_match(*s, std::regex(R"(^\d+,?$)"))) {
-        device_index = std::stoll(*s);
-        ok = true;
-      }
-    } else {
-      const auto& ids = std::get<std::vector<int>>(d);
-      ok = ids.size() == 1 && ids[0] >= 0 && (r.accelerator == "cuda" || ids[0] == 0);
-      if (ok) device_index = ids[0];
-    }
-    require(ok, fmt::format("devices={} is invalid; {}", o.devices.str(), accepted));
-  }
-  r.device = r.accelerator == "cuda" ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(device_index))
-                                     : torch::Device(torch::kCPU);
   // Flags of distributed training: their non-default values would be ignored here, silently.
   require(!(o.use_distributed_sampler && o.replace_sampler_ddp && *o.use_distributed_sampler != *o.replace_sampler_ddp),
           fmt::format("use_distributed_sampler={} and replace_sampler_ddp={} contradict each other; accepted: one of "
@@ -168,20 +102,7 @@ ResolvedOptions resolve(const TrainerOptions& o) {
                         flag));
   require(!o.sync_batchnorm, "sync_batchnorm=true is not supported yet: it only acts in distributed training, which "
                              "this build does not provide; accepted: false");
-  require(o.num_nodes == 1, fmt::format("num_nodes={} is invalid; accepted: 1 (multi-node training is not "
-                                        "available in this build yet)",
-                                        o.num_nodes));
   r.precision = plugins::resolve_precision(o.precision.value);
-  if (r.precision == "16-true" && r.accelerator == "cpu")
-    require(cpu_half_matmul_available(),
-            fmt::format("`Trainer(accelerator='cpu', precision='{}')` is not supported by this LibTorch {}: its CPU "
-                        "kernels have no float16 matrix multiply; accepted on the CPU: 'bf16-true', 'bf16-mixed', "
-                        "'32-true', '64-true'",
-                        o.precision.value, TORCH_VERSION));
-  require(!(r.precision == "16-mixed" && r.accelerator == "cpu"),
-          fmt::format("`Trainer(accelerator='cpu', precision='{}')` is not supported: 16-bit mixed precision needs "
-                      "CUDA; accepted on the CPU: 'bf16-mixed', 'bf16-true', '32-true', '64-true'",
-                      o.precision.value));
 
   // Loop limits.
   require(o.fast_dev_run.batches >= 0,

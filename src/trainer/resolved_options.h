@@ -2,8 +2,6 @@
 // The Trainer's flags after validation: every "auto" filled, every alias resolved.
 #include "lightning/trainer/options.h"
 
-#include <torch/types.h>
-
 #include <chrono>
 #include <cstdint>
 #include <limits>
@@ -16,8 +14,6 @@ namespace lightning::detail {
 inline constexpr int64_t kUnbounded = std::numeric_limits<int64_t>::max();
 
 struct ResolvedOptions {
-  std::string accelerator;  // "cpu" or "cuda"
-  torch::Device device{torch::kCPU};
   std::string precision = "32-true";  // resolved: "64-true", "32-true", "bf16-mixed", "16-mixed", ...
   int64_t fast_dev_run = 0;  // batches; 0 = off
   int64_t max_epochs = -1;   // -1 = no limit

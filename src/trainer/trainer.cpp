@@ -16,7 +16,9 @@
 #include "lightning/loops/prediction_loop.h"
 #include "lightning/plugins/checkpoint_io.h"
 #include "lightning/precision/precision.h"
+#include "lightning/strategies/strategy.h"
 #include "lightning/utilities/errors.h"
+#include "trainer/accelerator_connector.h"
 #include "trainer/resolved_options.h"
 #include "trainer/signals.h"
 #include "utilities/fs.h"
@@ -65,26 +67,10 @@ Trainer::Trainer(TrainerOptions options)
   for (size_t i = 0; i < options.logger.loggers.size(); ++i)
     if (!options.logger.loggers[i])
       throw MisconfigurationException(fmt::format("logger[{}] is null; accepted: non-null loggers", i));
-  for (size_t i = 0; i < options.plugins.size(); ++i) {
-    if (auto precision = std::dynamic_pointer_cast<plugins::Precision>(options.plugins[i])) {
-      if (precision_)
-        throw MisconfigurationException("plugins holds more than one precision plugin; accepted: at most one");
-      precision_ = std::move(precision);
-      continue;
-    }
-    auto io = std::dynamic_pointer_cast<plugins::CheckpointIO>(options.plugins[i]);
-    if (!io)
-      throw MisconfigurationException(fmt::format(
-          "plugins[{}] is {}; accepted: a CheckpointIO (TorchCheckpointIO, AsyncCheckpointIO or your own) or a "
-          "precision plugin",
-          i, options.plugins[i] ? "of an unsupported type" : "null"));
-    if (checkpoint_io_)
-      throw MisconfigurationException(
-          "plugins holds more than one CheckpointIO; accepted: at most one (wrap one in AsyncCheckpointIO)");
-    checkpoint_io_ = std::move(io);
-  }
-  if (!checkpoint_io_) checkpoint_io_ = std::make_shared<plugins::TorchCheckpointIO>();
-  if (!precision_) precision_ = std::make_shared<plugins::Precision>(options_->precision);
+  auto connected = detail::connect_strategy(options, options_->precision);
+  strategy_ = std::move(connected.strategy);
+  device_ids_ = std::move(connected.device_ids);
+  num_nodes_ = connected.num_nodes;
   reject_when_disabled<ModelCheckpoint>(
       options_->enable_checkpointing, user_callbacks_,
       "Trainer was configured with enable_checkpointing=false but found ModelCheckpoint in callbacks; "
@@ -96,7 +82,6 @@ Trainer::Trainer(TrainerOptions options)
     // Lightning's debugging flags: the loggers are swapped for one that writes nothing.
     if (options_->fast_dev_run > 0) loggers_ = {std::make_shared<DummyLogger>()};
   }
-  device_ = options_->device;
   // Lightning's `_set_torch_flags`: deterministic implies benchmark=false unless given.
   const auto deterministic = options.deterministic ? std::optional(options.deterministic->value) : std::nullopt;
   if (deterministic) {
@@ -233,45 +218,12 @@ void Trainer::attach_data(const RunArgs& args) {
   given_val_ = args.val;
   given_test_ = args.test;
   given_predict_ = args.predict;
-  train_dataloader_.reset();
-  val_dataloaders_.clear();
-  val_loaded_ = false;
-  last_val_reload_epoch_ = current_epoch();
-}
-
-void Trainer::setup_callbacks() {
-  // User callbacks first, then the defaults the flags ask for, then the module's
-  // configure_callbacks(), which replace callbacks of the same type (Lightning's merge).
-  callbacks_ = user_callbacks_;
-  auto has = [&](auto* probe) {
-    using T = std::remove_pointer_t<decltype(probe)>;
-    return std::any_of(callbacks_.begin(), callbacks_.end(),
-                       [](const auto& c) { return dynamic_cast<T*>(c.get()) != nullptr; });
-  };
-  if (!options_->accumulate_grad_batches_schedule.empty() && !has(static_cast<GradientAccumulationScheduler*>(nullptr)))
-    callbacks_.push_back(std::make_shared<GradientAccumulationScheduler>(options_->accumulate_grad_batches_schedule));
-  if (options_->max_time && !has(static_cast<Timer*>(nullptr)))
-    callbacks_.push_back(std::make_shared<Timer>(options_->max_time));
-  if (options_->enable_progress_bar && !has(static_cast<TQDMProgressBar*>(nullptr)))
-    callbacks_.push_back(std::make_shared<TQDMProgressBar>());
-  if (options_->enable_model_summary && !has(static_cast<ModelSummary*>(nullptr)))
-    callbacks_.push_back(std::make_shared<ModelSummary>());
-  if (options_->enable_checkpointing && !has(static_cast<ModelCheckpoint*>(nullptr))) {
-    if (!default_checkpoint_) default_checkpoint_ = std::make_shared<ModelCheckpoint>();
-    callbacks_.push_back(default_checkpoint_);
-  }
-  auto from_model = call_module("configure_callbacks", [](LightningModule& m) { return m.configure_callbacks(); });
-  for (auto& cb : from_model) {
-    if (!cb) throw MisconfigurationException("configure_callbacks returned a null callback; accepted: non-null");
-    const auto& type = typeid(*cb);
-    callbacks_.erase(std::remove_if(callbacks_.begin(), callbacks_.end(),
-                                    [&](const auto& c) { return typeid(*c) == type; }),
-                     callbacks_.end());
-  }
-  callbacks_.insert(callbacks_.end(), from_model.begin(), from_model.end());
-  // Checkpoint callbacks run last, so they save what every other callback has done (Lightning).
-  std::stable_partition(callbacks_.begin(), callbacks_.end(),
-                        [](const auto& c) { return dynamic_cast<ModelCheckpoint*>(c.get()) == nullptr; });
+  // Lightning's `attach_dataloaders`: every loop requests its loaders anew in this run.
+  fit_loop_->reset_data();
+  fit_loop_->epoch_loop.val_loop.reset_data();
+  validate_loop_->reset_data();
+  test_loop_->reset_data();
+  predict_loop_->reset_data();
 }
 
 void Trainer::run(TrainerFn fn, RunArgs args) {
@@ -299,7 +251,7 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
   if (model_ && model_ != args.model && model_->trainer_ == this) model_->trainer_ = nullptr;
   model_ = std::move(args.model);
   model_->trainer_ = this;
-  model_->device_ = device_;
+  strategy_->connect(*model_);
   attach_data(args);
   // Lightning reports the entry point's stage from the first hook on (setup, configure_optimizers, ...).
   state_ = TrainerState{fn, TrainerStatus::Running, stage_of(fn)};
@@ -317,6 +269,7 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
     auto& module = *model_;
     if (datamodule_) datamodule_->prepare_data();
     call_module("prepare_data", [](LightningModule& m) { m.prepare_data(); });
+    strategy_->setup_environment();
     if (datamodule_) datamodule_->setup(stage);
     call_hooks(
         "setup", [&](Callback& c) { c.setup(*this, module, stage); }, [&](LightningModule& m) { m.setup(stage); });
@@ -327,21 +280,12 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
     std::optional<Dict> checkpoint;
     if (ckpt_path_) {
       std::cerr << fmt::format("Restoring states from the checkpoint path at {}", *ckpt_path_) << std::endl;
-      auto loaded = checkpoint_io_->load_checkpoint(*ckpt_path_);
-      if (!loaded.isGenericDict())
-        throw CheckpointError(fmt::format("'{}' holds a {}, not a checkpoint dictionary", *ckpt_path_, loaded.tagKind()));
-      checkpoint = loaded.toGenericDict();
+      checkpoint = strategy_->load_checkpoint(*ckpt_path_);
       restore_modules_and_callbacks(*checkpoint, *ckpt_path_);
     }
-    model_->to(device_);
-    precision_->convert_module(*model_);
+    strategy_->setup(*this);  // the module converted and on its device
     if (fn == TrainerFn::Fitting) {
-      if (!model_->automatic_optimization) verify_manual_optimization_support();
-      auto config = call_module("configure_optimizers", [](LightningModule& m) { return m.configure_optimizers(); });
-      detail::validate_optimizer_config(config, model_->automatic_optimization);
-      model_->optimizers_.clear();
-      for (auto& optimizer : config.optimizers) model_->optimizers_.emplace_back(std::move(optimizer), model_.get());
-      model_->lr_scheduler_configs_ = std::move(config.lr_schedulers);
+      setup_optimizers();
       call_hooks(
           "on_fit_start", [&](Callback& c) { c.on_fit_start(*this, module); },
           [](LightningModule& m) { m.on_fit_start(); });
@@ -396,6 +340,18 @@ void Trainer::check_checkpoint_folders() const {
                                 "default_root_dir");
 }
 
+void Trainer::setup_optimizers() {
+  if (!model_->automatic_optimization) verify_manual_optimization_support();
+  auto config = call_module("configure_optimizers", [](LightningModule& m) { return m.configure_optimizers(); });
+  detail::validate_optimizer_config(config, model_->automatic_optimization);
+  model_->optimizers_.clear();
+  for (auto& optimizer : config.optimizers) {
+    model_->optimizers_.emplace_back(std::move(optimizer), model_.get());
+    model_->optimizers_.back().connect(strategy_.get(), &fit_loop_->epoch_loop.optimization);
+  }
+  model_->lr_scheduler_configs_ = std::move(config.lr_schedulers);
+}
+
 void Trainer::verify_manual_optimization_support() const {
   // Lightning's configuration validator: these flags act on the automatic step only.
   if (options_->gradient_clip_val.value_or(0.0) > 0)
@@ -434,9 +390,9 @@ void Trainer::on_exception(const std::exception_ptr& e) {
     }
   }
   try {
-    checkpoint_io_->teardown();
+    strategy_->teardown();
   } catch (...) {
-    report_cleanup_error("the checkpoint IO's teardown", std::current_exception());
+    report_cleanup_error("the strategy's teardown", std::current_exception());
   }
 }
 
@@ -461,7 +417,7 @@ void Trainer::teardown() {
       "teardown", [&](Callback& c) { c.teardown(*this, module, stage); },
       [&](LightningModule& m) { m.teardown(stage); });
   for (const auto& logger : loggers_) logger->finalize("success");
-  checkpoint_io_->teardown();
+  strategy_->teardown();
 }
 
 void Trainer::run_stage() {
@@ -472,164 +428,25 @@ void Trainer::run_stage() {
       break;
     case TrainerFn::Validating:
     case TrainerFn::Testing: {
-      const bool testing = *state_.fn == TrainerFn::Testing;
-      reset_eval_dataloaders(*state_.stage);
-      auto& loop = testing ? *test_loop_ : *validate_loop_;
+      auto& loop = *state_.fn == TrainerFn::Testing ? *test_loop_ : *validate_loop_;
+      loop.setup_data();
       loop.step_available = true;
-      eval_results_ = testing ? loop.run(test_dataloaders_, num_test_batches_)
-                              : loop.run(val_dataloaders_, num_val_batches_);
+      eval_results_ = loop.run();
       break;
     }
     case TrainerFn::Predicting:
-      reset_eval_dataloaders(RunningStage::Predicting);
-      predictions_ = predict_loop_->run(predict_dataloaders_, num_predict_batches_, return_predictions_);
+      predict_loop_->setup_data();
+      predictions_ = predict_loop_->run(return_predictions_);
       break;
   }
-}
-
-// --- data -----------------------------------------------------------------------------------
-
-DataLoaders Trainer::request_dataloaders(RunningStage stage) {
-  // Dataloaders passed to the entry point win, then the datamodule's, then the module's hooks.
-  const DataLoaders* given = stage == RunningStage::Training     ? &given_train_
-                             : stage == RunningStage::Testing    ? &given_test_
-                             : stage == RunningStage::Predicting ? &given_predict_
-                                                                 : &given_val_;
-  if (!given->empty()) return *given;
-  switch (stage) {
-    case RunningStage::Training:
-      return datamodule_ ? datamodule_->train_dataloader()
-                         : call_module("train_dataloader", [](LightningModule& m) { return m.train_dataloader(); });
-    case RunningStage::Testing:
-      return datamodule_ ? datamodule_->test_dataloader()
-                         : call_module("test_dataloader", [](LightningModule& m) { return m.test_dataloader(); });
-    case RunningStage::Predicting:
-      return datamodule_ ? datamodule_->predict_dataloader()
-                         : call_module("predict_dataloader", [](LightningModule& m) { return m.predict_dataloader(); });
-    default:
-      return datamodule_ ? datamodule_->val_dataloader()
-                         : call_module("val_dataloader", [](LightningModule& m) { return m.val_dataloader(); });
-  }
-}
-
-namespace {
-
-int64_t loader_length(const DataLoader& loader) {
-  auto n = loader.size();
-  return n ? static_cast<int64_t>(*n) : detail::kUnbounded;
-}
-
-DataLoader maybe_without_shuffle(const DataLoader& loader, bool overfit, const char* which) {
-  if (!overfit || !loader.options().shuffle) return loader;
-  std::cerr << fmt::format(
-                   "You requested to overfit but enabled {} dataloader shuffling. We are turning off the {} "
-                   "dataloader shuffling for you.",
-                   which, which)
-            << std::endl;
-  return loader.without_shuffle();
-}
-
-}  // namespace
-
-void Trainer::reset_train_dataloader() {
-  auto loaders = request_dataloaders(RunningStage::Training);
-  if (loaders.empty())
-    throw MisconfigurationException(
-        "No train dataloader was found; accepted: one passed to fit(), a datamodule whose train_dataloader() "
-        "returns one, or a LightningModule::train_dataloader() override that returns one");
-  if (loaders.size() > 1)
-    throw MisconfigurationException(fmt::format(
-        "{} train dataloaders were given; accepted: exactly one (combined train loaders are not supported yet)",
-        loaders.size()));
-  train_dataloader_ = maybe_without_shuffle(loaders.loaders.front(), options_->overfit, "training");
-  const int64_t length = loader_length(*train_dataloader_);
-  num_training_batches_ = detail::num_batches_under_limit("train", length, options_->limit_train_batches);
-
-  // Lightning's val_check_batch: an int interval counts batches, a float is a fraction of the epoch.
-  const auto& interval = options_->val_check_interval;
-  if (interval.is_count()) {
-    val_check_batch_ = std::get<int64_t>(interval.value);
-    if (val_check_batch_ > num_training_batches_ && options_->check_val_every_n_epoch)
-      throw MisconfigurationException(fmt::format(
-          "val_check_interval={} must be less than or equal to the number of training batches ({}); accepted: an "
-          "int <= {}, a float fraction, limit_val_batches=0 to disable validation, or check_val_every_n_epoch unset "
-          "(std::nullopt) to validate every val_check_interval batches across epochs",
-          val_check_batch_, num_training_batches_, num_training_batches_));
-  } else if (num_training_batches_ == detail::kUnbounded) {
-    if (std::get<double>(interval.value) != 1.0)
-      throw MisconfigurationException(fmt::format(
-          "val_check_interval={} is invalid for a train dataloader without a length (IterableDataset); accepted: "
-          "1.0 or an int number of batches",
-          interval.str()));
-    val_check_batch_ = detail::kUnbounded;
-  } else {
-    val_check_batch_ = std::max<int64_t>(
-        1, static_cast<int64_t>(static_cast<double>(num_training_batches_) * std::get<double>(interval.value)));
-  }
-  if (!loggers_.empty() && num_training_batches_ < options_->log_every_n_steps && options_->fast_dev_run == 0)
-    std::cerr << fmt::format(
-                     "The number of training batches ({}) is smaller than the logging interval "
-                     "Trainer(log_every_n_steps={}). Set a lower value for log_every_n_steps if you want to see logs "
-                     "for the training epoch.",
-                     num_training_batches_, options_->log_every_n_steps)
-              << std::endl;
-}
-
-void Trainer::reset_val_dataloaders() {
-  const int64_t n = options_->reload_dataloaders_every_n_epochs;
-  const bool reload = n > 0 && current_epoch() - last_val_reload_epoch_ >= n;
-  if (val_loaded_ && !reload) return;
-  if (reload) last_val_reload_epoch_ = current_epoch();
-  reset_eval_dataloaders(RunningStage::Validating);
-  val_loaded_ = true;
-}
-
-void Trainer::reset_eval_dataloaders(RunningStage stage) {
-  const bool val = stage == RunningStage::Validating;
-  const auto& limit = val ? options_->limit_val_batches
-                          : stage == RunningStage::Testing ? options_->limit_test_batches
-                                                           : options_->limit_predict_batches;
-  const std::string name = val ? "val" : stage == RunningStage::Testing ? "test" : "predict";
-  auto& loaders = val ? val_dataloaders_ : stage == RunningStage::Testing ? test_dataloaders_ : predict_dataloaders_;
-  auto& counts = val ? num_val_batches_ : stage == RunningStage::Testing ? num_test_batches_ : num_predict_batches_;
-  loaders = request_dataloaders(stage).loaders;
-  if (stage != RunningStage::Predicting)
-    (stage == RunningStage::Testing          ? *test_loop_
-     : state_.fn == TrainerFn::Fitting       ? fit_loop_->epoch_loop.val_loop
-                                             : *validate_loop_)
-        .on_dataloaders_reset();
-  counts.clear();
-  num_sanity_val_batches_.clear();
-  if (loaders.empty() && state_.fn != TrainerFn::Fitting) {
-    const char* fn = stage == RunningStage::Testing ? "test" : stage == RunningStage::Predicting ? "predict" : "validate";
-    throw MisconfigurationException(fmt::format(
-        "No {0} dataloader was found for `Trainer.{1}`; accepted: dataloaders passed to {1}(), a datamodule whose "
-        "{0}_dataloader() returns some, or a LightningModule::{0}_dataloader() override that returns some",
-        name, fn));
-  }
-  for (auto& loader : loaders) {
-    if (val) loader = maybe_without_shuffle(loader, options_->overfit, "validation");
-    counts.push_back(detail::num_batches_under_limit(name, loader_length(loader), limit));
-    if (val) num_sanity_val_batches_.push_back(std::min(options_->num_sanity_val_steps, counts.back()));
-  }
-}
-
-Batch Trainer::transfer_batch(Batch batch, int64_t dataloader_idx) {
-  batch = call_module("on_before_batch_transfer",
-                      [&](LightningModule& m) { return m.on_before_batch_transfer(std::move(batch), dataloader_idx); });
-  batch = call_module("transfer_batch_to_device", [&](LightningModule& m) {
-    return m.transfer_batch_to_device(std::move(batch), device_, dataloader_idx);
-  });
-  batch = call_module("on_after_batch_transfer",
-                      [&](LightningModule& m) { return m.on_after_batch_transfer(std::move(batch), dataloader_idx); });
-  precision_->convert_input(batch);
-  return batch;
 }
 
 // --- properties -----------------------------------------------------------------------------
 
 int64_t Trainer::current_epoch() const { return fit_loop_->current_epoch(); }
 int64_t Trainer::global_step() const { return fit_loop_->epoch_loop.global_step(); }
+int64_t Trainer::batches_that_stepped() const { return fit_loop_->epoch_loop.batches_that_stepped; }
+bool Trainer::validation_has_run() const { return fit_loop_->epoch_loop.val_loop.has_run; }
 bool Trainer::is_last_batch() const { return fit_loop_->epoch_loop.batch_progress.is_last_batch; }
 MetricMap Trainer::callback_metrics() { return logger_connector_->callback_metrics(); }
 MetricMap Trainer::logged_metrics() { return logger_connector_->logged_metrics(); }
@@ -650,8 +467,9 @@ int64_t Trainer::estimated_stepping_batches() const {
   const int64_t max_steps = options_->max_steps;
   if (max_epochs == -1) return max_steps == -1 ? detail::kUnbounded : max_steps;
   if (options_->limit_train_batches.is_zero()) return 0;
-  if (!train_dataloader_ && model_) const_cast<Trainer*>(this)->reset_train_dataloader();
-  const int64_t total = num_training_batches_;
+  // Lightning: the fit loop's data setup, done once (its run does not request the loader again).
+  if (!fit_loop_->train_dataloader() && model_) fit_loop_->setup_data();
+  const int64_t total = fit_loop_->num_training_batches();
   if (total == detail::kUnbounded) return max_steps;
   // A GradientAccumulationScheduler (the map form of the flag installs one) changes the factor
   // by epoch: count the schedule.
@@ -670,51 +488,27 @@ int64_t Trainer::estimated_stepping_batches() const {
   return max_steps == -1 ? estimate : std::min(estimate, max_steps);
 }
 
-namespace {
-
-template <typename T>
-std::vector<T*> callbacks_of_type(const std::vector<std::shared_ptr<Callback>>& callbacks) {
-  std::vector<T*> found;
-  for (const auto& cb : callbacks)
-    if (auto* typed = dynamic_cast<T*>(cb.get())) found.push_back(typed);
-  return found;
-}
-
-}  // namespace
-
-std::vector<ModelCheckpoint*> Trainer::checkpoint_callbacks() const {
-  return callbacks_of_type<ModelCheckpoint>(callbacks_);
-}
-ModelCheckpoint* Trainer::checkpoint_callback() const {
-  auto all = checkpoint_callbacks();
-  return all.empty() ? nullptr : all.front();
-}
-std::vector<EarlyStopping*> Trainer::early_stopping_callbacks() const {
-  return callbacks_of_type<EarlyStopping>(callbacks_);
-}
-EarlyStopping* Trainer::early_stopping_callback() const {
-  auto all = early_stopping_callbacks();
-  return all.empty() ? nullptr : all.front();
-}
 bool Trainer::received_sigterm() const { return detail::sigterm_received(); }
-
-TQDMProgressBar* Trainer::progress_bar_callback() const {
-  auto all = callbacks_of_type<TQDMProgressBar>(callbacks_);
-  return all.empty() ? nullptr : all.front();
-}
 
 LightningModule& Trainer::lightning_module() const {
   if (!model_) throw MisconfigurationException("The Trainer has no LightningModule yet; call fit/validate/test/predict");
   return *model_;
 }
 
-plugins::Precision& Trainer::precision_plugin() const { return *precision_; }
+plugins::Precision& Trainer::precision_plugin() const { return strategy_->precision_plugin(); }
+plugins::CheckpointIO& Trainer::checkpoint_io() const { return strategy_->checkpoint_io(); }
+accelerators::Accelerator& Trainer::accelerator() const { return *strategy_->accelerator(); }
+torch::Device Trainer::device() const { return strategy_->root_device(); }
+bool Trainer::is_global_zero() const { return strategy_->is_global_zero(); }
+int64_t Trainer::global_rank() const { return strategy_->global_rank(); }
+int64_t Trainer::local_rank() const { return strategy_->local_rank(); }
+int64_t Trainer::node_rank() const { return strategy_->node_rank(); }
+int64_t Trainer::world_size() const { return strategy_->world_size(); }
 
 const std::vector<LRSchedulerConfig>& Trainer::lr_scheduler_configs() const {
   return lightning_module().lr_scheduler_configs_;
 }
 
-ResultCollection* Trainer::results() { return active_results_; }
 int64_t Trainer::fast_dev_run() const { return options_->fast_dev_run; }
 int64_t Trainer::max_epochs() const { return options_->max_epochs; }
 int64_t Trainer::min_epochs() const { return options_->min_epochs; }
@@ -730,11 +524,6 @@ void Trainer::set_accumulate_grad_batches(int64_t factor) {
   options_->accumulate_grad_batches = factor;
 }
 const BatchLimit& Trainer::val_check_interval() const { return options_->val_check_interval; }
-
-bool Trainer::enable_validation() const {
-  if (options_->limit_val_batches.is_zero() || !fit_loop_->epoch_loop.val_loop.step_available) return false;
-  if (!val_loaded_) return true;  // not requested yet: assume there is a source
-  return std::any_of(num_val_batches_.begin(), num_val_batches_.end(), [](int64_t n) { return n > 0; });
-}
+int64_t Trainer::val_check_batch() const { return fit_loop_->val_check_batch(); }
 
 }  // namespace lightning

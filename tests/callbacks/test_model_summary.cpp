@@ -1,5 +1,6 @@
 // ModelSummary: parameter counts, human-readable numbers, depth, in/out sizes, the exact table.
 #include "lightning/callbacks/model_summary.h"
+#include "lightning/core/module.h"
 #include "lightning/utilities/errors.h"
 
 #include <gtest/gtest.h>

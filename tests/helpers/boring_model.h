@@ -74,10 +74,11 @@ std::string silenced(F&& f) {
 }
 
 /// A Trainer configuration with no progress bar, summary, logger output or checkpoint files
-/// (unless the test asks for checkpointing), on the CPU unless the test names an accelerator:
-/// tests compare with CPU loops, and must give the same results on a machine with a GPU.
+/// (unless the test asks for checkpointing), on the CPU unless the test names an accelerator
+/// (or passes a strategy object, which may bring its own): tests compare with CPU loops, and
+/// must give the same results on a machine with a GPU.
 inline TrainerOptions quiet(TrainerOptions o = {}) {
-  if (o.accelerator == "auto") o.accelerator = "cpu";
+  if (!o.accelerator.object && o.accelerator.name == "auto" && !o.strategy.object) o.accelerator = "cpu";
   o.enable_progress_bar = false;
   o.enable_model_summary = false;
   if (!o.enable_checkpointing) o.enable_checkpointing = false;

@@ -1,5 +1,6 @@
 // One behaviour test per Trainer flag: numbers of batches, steps, validation runs, hook calls.
 #include "helpers/boring_model.h"
+#include "helpers/errors.h"
 
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/grad_mode.h>
@@ -356,7 +357,9 @@ TEST(TrainerFlags, CallbacksAndConfigureCallbacksMerge) {
 TEST(TrainerFlags, AcceleratorAndDevices) {
   EXPECT_EQ(Trainer({.accelerator = "cpu", .devices = 1}).device(), torch::Device(torch::kCPU));
   EXPECT_NO_THROW(Trainer({.accelerator = "auto", .devices = "auto"}));
-  EXPECT_NO_THROW(Trainer({.accelerator = "cpu", .devices = std::vector<int>{0}}));
+  // Lightning's CPU accelerator takes a count, not a list of indices.
+  auto err = error_of([] { Trainer({.accelerator = "cpu", .devices = std::vector<int>{0}}); });
+  EXPECT_TRUE(contains(err, "devices=[0] is invalid with the CPUAccelerator")) << err;
 }
 
 TEST(TrainerFlags, OnTrainBatchStartMinusOneSkipsRestOfEpoch) {

@@ -1,17 +1,22 @@
 #pragma once
 /// Callback: code that runs at Lightning's hook points without living in the model.
-#include "lightning/checkpoint/checkpoint.h"
+#include "lightning/checkpoint/dict.h"
 #include "lightning/core/batch.h"
-#include "lightning/core/module.h"
 
 #include <exception>
 #include <map>
 #include <string>
 #include <typeinfo>
 
+namespace torch::optim {
+class Optimizer;
+}  // namespace torch::optim
+
 namespace lightning {
 
 class Trainer;
+class LightningModule;
+struct StepOutput;
 
 /// Every Lightning callback hook, as a no-op virtual. Callbacks read the trainer's public
 /// state and may set `trainer.should_stop`.

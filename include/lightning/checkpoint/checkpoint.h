@@ -1,13 +1,13 @@
 #pragma once
 /// The checkpoint dictionary: Lightning's top-level keys, built and read in one place
-/// (`src/checkpoint/checkpoint.cpp`).
+/// (`src/trainer/checkpoint_connector.cpp`); the state dicts of modules and optimizers.
 ///
 /// A checkpoint is a `c10::impl::GenericDict` with string keys; `torch.load` in Python returns
 /// it as a dict with `epoch`, `global_step`, `pytorch-lightning_version`, `state_dict`,
 /// `optimizer_states`, `lr_schedulers`, `loops`, `callbacks`, `hyper_parameters`, and what
 /// `on_save_checkpoint` hooks add. See docs/checkpoints.md for the whole schema.
-#include <ATen/core/Dict.h>
-#include <ATen/core/ivalue.h>
+#include "lightning/checkpoint/dict.h"
+
 #include <torch/optim/optimizer.h>
 #include <torch/nn/module.h>
 
@@ -15,23 +15,6 @@
 #include <vector>
 
 namespace lightning {
-
-/// A dictionary with string keys and any values: checkpoints and every state dict in them.
-using Dict = c10::impl::GenericDict;
-
-/// An empty Dict (string keys, any values).
-Dict new_dict();
-/// An empty Dict of string keys and tensor values, which `torch_save` writes as a
-/// `collections.OrderedDict`, as Python pickles `module.state_dict()`.
-Dict new_ordered_dict();
-/// Whether `dict` is one of `new_ordered_dict`'s.
-bool is_ordered_dict(const Dict& dict);
-/// An empty list of any values.
-c10::impl::GenericList new_list();
-
-/// `dict[key]`, throwing CheckpointError naming `what` (e.g. the checkpoint path) and the key
-/// when it is missing.
-c10::IValue dict_at(const Dict& dict, const std::string& key, const std::string& what);
 
 /// The module's parameters and buffers by `named_parameters()`/`named_buffers()` names
 /// (detached; shared with the module unless `clone`), in a `new_ordered_dict`.

@@ -245,7 +245,12 @@ class LightningModule : public torch::nn::Module {
   bool has_trainer() const { return trainer_ != nullptr; }
   int64_t current_epoch() const;
   int64_t global_step() const;
+  /// Where the module's parameters are: updated by `to(device)` (the strategy moves the module
+  /// there at the start of a run), as Lightning's `self.device`.
   torch::Device device() const { return device_; }
+  using torch::nn::Module::to;
+  void to(torch::Device device, torch::Dtype dtype, bool non_blocking = false) override;
+  void to(torch::Device device, bool non_blocking = false) override;
   /// Stores hyperparameters (shown by loggers, saved in checkpoints).
   void save_hyperparameters(const Hyperparameters& hparams);
   const Hyperparameters& hparams() const { return hparams_; }

@@ -19,8 +19,8 @@ class LoggerConnector {
  public:
   explicit LoggerConnector(Trainer& trainer) : trainer_(trainer) {}
 
-  /// Sends `metrics` to every logger (adding "epoch" and the step Lightning uses when `step`
-  /// is unset) and records them as logged metrics. A no-op without loggers.
+  /// Sends `metrics` to every logger (adding "epoch", and the trainer's `batches_that_stepped`
+  /// as the step, when `step` is unset) and records them as logged metrics. A no-op without loggers.
   void log_metrics(const OrderedMap<torch::Tensor>& metrics, std::optional<int64_t> step = std::nullopt);
   /// A training row is due at this batch.
   bool should_update_logs() const;
@@ -29,8 +29,11 @@ class LoggerConnector {
   /// dictionaries, so those iterate in the order keys were first logged, as Lightning's (which
   /// updates them after every batch). A flag test when no key is new.
   void on_batch_end(ResultCollection& results);
-  void update_train_step_metrics();
-  void update_train_epoch_metrics();
+  /// After a training batch: a logger row every `log_every_n_steps` optimizer steps (none while
+  /// gradients are `accumulating`).
+  void update_train_step_metrics(const ResultCollection& results, bool accumulating);
+  /// At a training epoch's end: the epoch values into the dictionaries and a logger row.
+  void update_train_epoch_metrics(ResultCollection& results);
   void update_eval_step_metrics(ResultCollection& results, int64_t step);
   /// Epoch end of an evaluation: updates the dictionaries, logs a row (not when sanity checking).
   void update_eval_epoch_metrics(ResultCollection& results);
@@ -49,8 +52,10 @@ class LoggerConnector {
  private:
   void refresh_from_active_results();
   void merge(const MetricViews& views);
-  /// Sends `row_` to every logger at `step` (default: the loop's `_batches_that_stepped`).
-  void send_row(std::optional<int64_t> step);
+  /// `log_metrics` with the row step used when `step` is unset and no "step" was logged.
+  void log_metrics(const OrderedMap<torch::Tensor>& metrics, std::optional<int64_t> step, int64_t default_step);
+  /// Sends `row_` to every logger at `step`.
+  void send_row(int64_t step);
   Trainer& trainer_;
   bool epoch_end_reached_ = false;
   OrderedMap<torch::Tensor> callback_metrics_, logged_metrics_, progress_bar_metrics_;

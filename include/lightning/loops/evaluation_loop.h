@@ -6,6 +6,7 @@
 #include "lightning/trainer/state.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,13 +18,25 @@ class EvaluationLoop {
  public:
   /// `stage` is Validating (also used for the sanity check) or Testing.
   EvaluationLoop(Trainer& trainer, RunningStage stage);
-  /// Runs `num_batches[i]` batches of each `loaders[i]`; returns, per dataloader, the epoch
-  /// metrics logged for it (what `validate`/`test` return).
-  std::vector<std::map<std::string, double>> run(std::vector<DataLoader>& loaders,
-                                                 const std::vector<int64_t>& num_batches);
+  /// Requests the stage's dataloaders (given to the entry point, the datamodule's, or the
+  /// module's hook) and counts their batches under the limit flag. Within a fit, done once and
+  /// then every `reload_dataloaders_every_n_epochs` epochs.
+  void setup_data();
+  /// Forgets the dataloaders (a new run attaches new sources).
+  void reset_data();
+  /// Runs `max_batches()` batches of each dataloader (`sanity_check`: at most
+  /// `num_sanity_val_steps`); returns, per dataloader, the epoch metrics logged for it (what
+  /// `validate`/`test` return).
+  std::vector<std::map<std::string, double>> run(bool sanity_check = false);
+
+  const std::vector<DataLoader>& dataloaders() const { return dataloaders_; }
+  /// Batches per dataloader after the limit flag.
+  const std::vector<int64_t>& max_batches() const { return max_batches_; }
+  /// What the sanity check runs: `num_sanity_val_steps` batches of each, at most.
+  std::vector<int64_t> sanity_check_batches() const;
+  /// The dataloaders were requested in this run.
+  bool data_loaded() const { return loaded_; }
   ResultCollection& results() { return results_; }
-  /// New dataloaders: the steps of step-level rows start again at 0 (Lightning's `setup_data`).
-  void on_dataloaders_reset() { logged_steps_.clear(); }
   BatchProgress batch_progress;
   /// Cleared when the module has no step for this stage (Lightning skips the loop then).
   bool step_available = true;
@@ -39,6 +52,10 @@ class EvaluationLoop {
   Trainer& trainer_;
   RunningStage stage_;
   ResultCollection results_{false};
+  std::vector<DataLoader> dataloaders_;
+  std::vector<int64_t> max_batches_;
+  bool loaded_ = false;
+  int64_t last_reload_epoch_ = 0;
   /// Batches seen per dataloader since its loaders were set up, sanity checks excluded: the step
   /// of evaluation step-level rows.
   std::vector<int64_t> logged_steps_;

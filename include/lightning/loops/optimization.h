@@ -12,15 +12,18 @@ namespace lightning {
 
 class Trainer;
 
-class AutomaticOptimization {
+/// Also what every `LightningOptimizer::step` of a fit runs around and inside the strategy's
+/// step: the step counters of manual optimization, and (after the closure's backward) the
+/// `on_before_optimizer_step` hooks and, in automatic optimization, gradient norms and clipping.
+class AutomaticOptimization : public OptimizerStepHooks {
  public:
   explicit AutomaticOptimization(Trainer& trainer) : trainer_(trainer) {}
   /// Runs one batch. `accumulate`: only forward/backward (no optimizer step) for this batch.
   /// Returns the step output (its loss is the unscaled training_step loss).
   StepOutput run(const Batch& batch, int64_t batch_idx, bool accumulate);
-  /// `LightningOptimizer::step`: the precision plugin's step with the hooks (and, in automatic
-  /// optimization, gradient norms and clipping) between `closure` and the update.
-  torch::Tensor optimizer_step(torch::optim::Optimizer& optimizer, const std::function<torch::Tensor()>& closure);
+  void on_before_step() override;
+  void after_closure(torch::optim::Optimizer& optimizer) override;
+  void on_after_step() override;
   /// Optimizer steps taken, automatic or manual (Lightning's `global_step`).
   int64_t optimizer_steps() const { return step_progress.total.completed + manual_step_progress.total.completed; }
   /// Lightning's `optim_progress` of automatic optimization: optimizer steps and zero_grad calls
@@ -32,7 +35,7 @@ class AutomaticOptimization {
 
  private:
   torch::Tensor closure(const Batch& batch, int64_t batch_idx, StepOutput& output, bool zero_grad);
-  void after_closure(torch::optim::Optimizer& optimizer);
+  bool manual() const;
   Trainer& trainer_;
 };
 

@@ -1,7 +1,7 @@
 #pragma once
 /// Resumable progress counters, as Lightning's `loops/progress.py`: each event is counted
 /// when it is ready, started, processed and completed, in total and within the current run.
-#include "lightning/checkpoint/checkpoint.h"
+#include "lightning/checkpoint/dict.h"
 
 #include <cstdint>
 

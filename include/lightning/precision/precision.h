@@ -1,11 +1,9 @@
 #pragma once
 /// Precision plugins: Lightning's `precision` flag — "64-true", "32-true", "bf16-mixed",
 /// "16-mixed" (with a GradScaler), "bf16-true", "16-true" — and the dynamic gradient scaler.
-#include "lightning/checkpoint/checkpoint.h"
+#include "lightning/checkpoint/dict.h"
 #include "lightning/plugins/plugin.h"
 
-#include <torch/nn/module.h>
-#include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
 #include <functional>
@@ -13,6 +11,12 @@
 #include <optional>
 #include <string>
 
+namespace torch::nn {
+class Module;
+}  // namespace torch::nn
+namespace torch::optim {
+class Optimizer;
+}  // namespace torch::optim
 namespace lightning {
 class Batch;
 }  // namespace lightning

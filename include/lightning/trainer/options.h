@@ -4,6 +4,7 @@
 /// 1.9 had them), because C++20 designated initializers must follow declaration order:
 ///
 ///     lightning::Trainer trainer({.accelerator = "cpu", .max_epochs = 5, .limit_train_batches = 0.25});
+#include "lightning/accelerators/accelerator.h"
 #include "lightning/plugins/plugin.h"
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -19,6 +21,33 @@ namespace lightning {
 
 class Callback;
 class Logger;
+namespace strategies {
+class Strategy;
+}  // namespace strategies
+
+/// `accelerator`: a name ("cpu", "gpu", "cuda", "auto" or one registered in the
+/// AcceleratorRegistry) or an Accelerator object (e.g. a subclass of CPUAccelerator).
+struct AcceleratorInput {
+  AcceleratorInput(const char* name) : name(name) {}
+  AcceleratorInput(std::string name) : name(std::move(name)) {}
+  template <typename A, typename = std::enable_if_t<std::is_base_of_v<accelerators::Accelerator, A>>>
+  AcceleratorInput(std::shared_ptr<A> accelerator) : object(std::move(accelerator)) {}
+  std::string name;
+  std::shared_ptr<accelerators::Accelerator> object;
+  /// As given: the quoted name, or the object's registry name in angle brackets.
+  std::string str() const { return object ? "<" + object->name() + " object>" : "'" + name + "'"; }
+};
+
+/// `strategy`: a name ("auto", "single_device" or one registered in the StrategyRegistry) or a
+/// Strategy object.
+struct StrategyInput {
+  StrategyInput(const char* name) : name(name) {}
+  StrategyInput(std::string name) : name(std::move(name)) {}
+  template <typename S, typename = std::enable_if_t<std::is_base_of_v<strategies::Strategy, S>>>
+  StrategyInput(std::shared_ptr<S> strategy) : object(std::move(strategy)) {}
+  std::string name;
+  std::shared_ptr<strategies::Strategy> object;
+};
 
 /// An int count of batches or a float fraction (`= 10` and `= 0.25` both compile).
 /// Lightning's rule: ints are counts, floats in [0, 1] are fractions, 0 disables.
@@ -32,16 +61,6 @@ struct BatchLimit {
   bool is_fraction_one() const { return !is_count() && std::get<double>(value) == 1.0; }
   /// `0` or `0.0`: the stage is off.
   bool is_zero() const { return is_count() ? std::get<int64_t>(value) == 0 : std::get<double>(value) == 0.0; }
-  std::string str() const;
-};
-
-/// `devices`: an int count, a list of indices, or a string ("auto", "1", "0,2", "-1").
-struct Devices {
-  Devices(int count) : value(static_cast<int64_t>(count)) {}
-  Devices(const char* spec) : value(std::string(spec)) {}
-  Devices(std::string spec) : value(std::move(spec)) {}
-  Devices(std::vector<int> ids) : value(std::move(ids)) {}
-  std::variant<int64_t, std::string, std::vector<int>> value;
   std::string str() const;
 };
 
@@ -111,8 +130,8 @@ struct Deterministic {
 };
 
 struct TrainerOptions {
-  std::string accelerator = "auto";
-  std::string strategy = "auto";
+  AcceleratorInput accelerator = "auto";
+  StrategyInput strategy = "auto";
   Devices devices = "auto";
   int64_t num_nodes = 1;
   PrecisionInput precision = "32-true";
@@ -154,8 +173,9 @@ struct TrainerOptions {
   std::optional<std::string> profiler;
   bool detect_anomaly = false;
   bool barebones = false;
-  /// CheckpointIO (e.g. `std::make_shared<plugins::AsyncCheckpointIO>()`) and, later,
-  /// precision plugins and cluster environments.
+  /// A CheckpointIO (e.g. `std::make_shared<plugins::AsyncCheckpointIO>()`) and a precision
+  /// plugin, each at most once (and not also given by a Strategy object); cluster environments
+  /// with the DDP issue.
   std::vector<std::shared_ptr<plugins::Plugin>> plugins;
   /// Only `false` until distributed training exists.
   bool sync_batchnorm = false;

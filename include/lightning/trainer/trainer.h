@@ -32,10 +32,16 @@ class TQDMProgressBar;
 namespace detail {
 struct ResolvedOptions;
 }  // namespace detail
+namespace accelerators {
+class Accelerator;
+}  // namespace accelerators
 namespace plugins {
 class CheckpointIO;
 class Precision;
 }  // namespace plugins
+namespace strategies {
+class Strategy;
+}  // namespace strategies
 
 /// Metric name -> value, in the order the names were first logged (Lightning's dict order).
 using MetricMap = OrderedMap<torch::Tensor>;
@@ -97,9 +103,8 @@ class Trainer {
   Dict dump_checkpoint(bool weights_only = false);
   /// The checkpoint the current or last run was restored from.
   std::optional<std::string> ckpt_path() const { return ckpt_path_; }
-  plugins::CheckpointIO& checkpoint_io() const { return *checkpoint_io_; }
-  /// The precision plugin built from the `precision` flag (or passed in `plugins`).
-  plugins::Precision& precision_plugin() const;
+  /// The strategy's CheckpointIO (given in `plugins`, by a Strategy object, or TorchCheckpointIO).
+  plugins::CheckpointIO& checkpoint_io() const;
   /// The first ModelCheckpoint callback, or nullptr.
   ModelCheckpoint* checkpoint_callback() const;
   std::vector<ModelCheckpoint*> checkpoint_callbacks() const;
@@ -109,6 +114,24 @@ class Trainer {
   /// True once a SIGTERM arrived during the run (the Trainer then saves an HPC checkpoint and
   /// exits with status 143).
   bool received_sigterm() const;
+
+  // --- devices and processes ---------------------------------------------------------------
+  /// The strategy built from `strategy`, `accelerator`, `devices` and `plugins` (or passed as an object).
+  strategies::Strategy& strategy() const { return *strategy_; }
+  accelerators::Accelerator& accelerator() const;
+  /// The strategy's precision plugin, built from the `precision` flag (or passed in `plugins`).
+  plugins::Precision& precision_plugin() const;
+  /// The root device of the strategy (where the module and batches go).
+  torch::Device device() const;
+  int64_t num_devices() const { return static_cast<int64_t>(device_ids_.size()); }
+  /// The indices of the devices `devices` selected (the CPU's processes count from 0).
+  const std::vector<int64_t>& device_ids() const { return device_ids_; }
+  int64_t num_nodes() const { return num_nodes_; }
+  bool is_global_zero() const;
+  int64_t global_rank() const;
+  int64_t local_rank() const;
+  int64_t node_rank() const;
+  int64_t world_size() const;
 
   // --- properties -------------------------------------------------------------------------
   const TrainerState& state() const { return state_; }
@@ -133,9 +156,6 @@ class Trainer {
   /// TensorBoard/CSV), `default_root_dir` without loggers; unset under `fast_dev_run`'s DummyLogger.
   std::optional<std::string> log_dir() const;
   std::string default_root_dir() const;
-  bool is_global_zero() const { return global_rank_ == 0; }
-  int64_t global_rank() const { return global_rank_; }
-  int64_t world_size() const { return 1; }
   /// Optimizer steps the current `fit` will take (max_steps, or epochs x batches / accumulation).
   int64_t estimated_stepping_batches() const;
   const std::vector<std::shared_ptr<Callback>>& callbacks() const { return callbacks_; }
@@ -145,7 +165,11 @@ class Trainer {
   /// The LR scheduler configs from configure_optimizers, in config order.
   const std::vector<LRSchedulerConfig>& lr_scheduler_configs() const;
   std::shared_ptr<LightningDataModule> datamodule() const { return datamodule_; }
-  torch::Device device() const { return device_; }
+  /// Batches of this fit that stepped an optimizer (or would have, without one): the step of
+  /// logger rows (Lightning's `_batches_that_stepped`).
+  int64_t batches_that_stepped() const;
+  /// A validation run of this fit (the sanity check aside) went through batches.
+  bool validation_has_run() const;
 
   bool training() const { return state_.stage == RunningStage::Training; }
   bool sanity_checking() const { return state_.stage == RunningStage::SanityChecking; }
@@ -171,27 +195,36 @@ class Trainer {
   /// The `val_check_interval` flag as given (1.0 by default).
   const BatchLimit& val_check_interval() const;
   /// Validation runs every this many training batches (may be "infinite" = INT64_MAX).
-  int64_t val_check_batch() const { return val_check_batch_; }
+  int64_t val_check_batch() const;
   bool enable_validation() const;
 
-  // --- dataloaders (after the run's data setup) ----------------------------------------
-  std::optional<DataLoader> train_dataloader() const { return train_dataloader_; }
-  const std::vector<DataLoader>& val_dataloaders() const { return val_dataloaders_; }
-  const std::vector<DataLoader>& test_dataloaders() const { return test_dataloaders_; }
-  const std::vector<DataLoader>& predict_dataloaders() const { return predict_dataloaders_; }
+  // --- dataloaders (the loops' after their data setup) ----------------------------------
+  std::optional<DataLoader> train_dataloader() const;
+  /// The fit's validation dataloaders, else those of `validate`.
+  const std::vector<DataLoader>& val_dataloaders() const;
+  const std::vector<DataLoader>& test_dataloaders() const;
+  const std::vector<DataLoader>& predict_dataloaders() const;
   /// Batches per training epoch after `limit_train_batches` (INT64_MAX when unknown).
-  int64_t num_training_batches() const { return num_training_batches_; }
-  const std::vector<int64_t>& num_val_batches() const { return num_val_batches_; }
-  const std::vector<int64_t>& num_sanity_val_batches() const { return num_sanity_val_batches_; }
-  const std::vector<int64_t>& num_test_batches() const { return num_test_batches_; }
-  const std::vector<int64_t>& num_predict_batches() const { return num_predict_batches_; }
+  int64_t num_training_batches() const;
+  /// The fit's validation batches per dataloader while fitting, else `validate`'s.
+  const std::vector<int64_t>& num_val_batches() const;
+  std::vector<int64_t> num_sanity_val_batches() const;
+  const std::vector<int64_t>& num_test_batches() const;
+  const std::vector<int64_t>& num_predict_batches() const;
 
   // --- used by loops, callbacks and LightningModule::log ------------------------------
   const detail::ResolvedOptions& options() const { return *options_; }
   LoggerConnector& logger_connector() { return *logger_connector_; }
-  FitLoop& fit_loop() { return *fit_loop_; }
+  FitLoop& fit_loop() const { return *fit_loop_; }
+  EvaluationLoop& validate_loop() const { return *validate_loop_; }
+  EvaluationLoop& test_loop() const { return *test_loop_; }
+  PredictionLoop& predict_loop() const { return *predict_loop_; }
+  /// The dataloaders of `stage`: those passed to the entry point, else the datamodule's, else
+  /// the module's `*_dataloader` hook's.
+  DataLoaders request_dataloaders(RunningStage stage);
   /// The results of the running loop (where `log` writes), or nullptr.
-  ResultCollection* results();
+  ResultCollection* results() { return active_results_; }
+  void set_active_results(ResultCollection* results) { active_results_ = results; }
   /// Name of the hook running now (for `log`'s rules).
   const char* current_fx() const { return current_fx_; }
   /// Calls `fn(callback)` on every callback, recording `hook` as the running hook.
@@ -203,8 +236,10 @@ class Trainer {
   /// Both, callbacks first (Lightning 2.x order).
   template <typename CallbackFn, typename ModuleFn>
   void call_hooks(const char* hook, CallbackFn&& cb, ModuleFn&& module);
-  /// Moves a batch to the device through the module's three transfer hooks.
-  Batch transfer_batch(Batch batch, int64_t dataloader_idx);
+  /// Calls `fn(strategy)`, recording `hook` as the running hook (`log` in `training_step` is
+  /// checked against "training_step" whether the module or the strategy is called).
+  template <typename Fn>
+  decltype(auto) call_strategy(const char* hook, Fn&& fn);
   /// The current evaluation dataloader index (for `add_dataloader_idx`), or -1.
   int64_t eval_dataloader_idx = -1;
   /// Number of evaluation dataloaders of the running loop.
@@ -215,12 +250,6 @@ class Trainer {
   void set_stage(std::optional<RunningStage> stage) { state_.stage = stage; }
 
  private:
-  friend class FitLoop;
-  friend class TrainingEpochLoop;
-  friend class EvaluationLoop;
-  friend class PredictionLoop;
-  friend class LoggerConnector;
-
   struct RunArgs;
   void run(TrainerFn fn, RunArgs args);
   /// Prints an error raised while cleaning up after another one (which it must not replace).
@@ -228,6 +257,7 @@ class Trainer {
   void run_stage();
   void attach_data(const RunArgs& args);
   void setup_callbacks();
+  void setup_optimizers();
   std::optional<std::string> resolve_ckpt_path(const std::optional<std::string>& ckpt_path) const;
   void restore_modules_and_callbacks(const Dict& checkpoint, const std::string& path);
   void restore_training_state(const Dict& checkpoint, const std::string& path);
@@ -237,14 +267,11 @@ class Trainer {
   void verify_manual_optimization_support() const;
   /// Every folder a fit may save checkpoints in is writable (or can be created).
   void check_checkpoint_folders() const;
-  DataLoaders request_dataloaders(RunningStage stage);
-  void reset_train_dataloader();
-  void reset_val_dataloaders();
-  void reset_eval_dataloaders(RunningStage stage);
 
   std::unique_ptr<detail::ResolvedOptions> options_;
-  std::shared_ptr<plugins::CheckpointIO> checkpoint_io_;
-  std::shared_ptr<plugins::Precision> precision_;
+  std::shared_ptr<strategies::Strategy> strategy_;
+  std::vector<int64_t> device_ids_;
+  int64_t num_nodes_ = 1;
   std::optional<std::string> ckpt_path_;
   /// Created once, so `best_model_path` outlives the fit (for `test(ckpt_path="best")`).
   std::shared_ptr<ModelCheckpoint> default_checkpoint_;
@@ -254,8 +281,6 @@ class Trainer {
   std::vector<std::shared_ptr<Logger>> loggers_;
   std::shared_ptr<LightningModule> model_;
   std::shared_ptr<LightningDataModule> datamodule_;
-  torch::Device device_{torch::kCPU};
-  int64_t global_rank_ = 0;
   const char* current_fx_ = "";
 
   std::unique_ptr<LoggerConnector> logger_connector_;
@@ -266,14 +291,7 @@ class Trainer {
   /// The loop whose results `log` writes to.
   ResultCollection* active_results_ = nullptr;
 
-  std::optional<DataLoader> train_dataloader_;
-  std::vector<DataLoader> val_dataloaders_, test_dataloaders_, predict_dataloaders_;
   DataLoaders given_train_, given_val_, given_test_, given_predict_;
-  int64_t num_training_batches_ = 0;
-  std::vector<int64_t> num_val_batches_, num_sanity_val_batches_, num_test_batches_, num_predict_batches_;
-  int64_t val_check_batch_ = 0;
-  bool val_loaded_ = false;
-  int64_t last_val_reload_epoch_ = 0;
   std::vector<std::map<std::string, double>> eval_results_;
   std::vector<std::vector<torch::IValue>> predictions_;
   bool return_predictions_ = true;
@@ -308,6 +326,12 @@ template <typename CallbackFn, typename ModuleFn>
 void Trainer::call_hooks(const char* hook, CallbackFn&& cb, ModuleFn&& module) {
   call_callbacks(hook, std::forward<CallbackFn>(cb));
   call_module(hook, std::forward<ModuleFn>(module));
+}
+
+template <typename Fn>
+decltype(auto) Trainer::call_strategy(const char* hook, Fn&& fn) {
+  detail::FxScope scope(current_fx_, hook);
+  return fn(*strategy_);
 }
 
 }  // namespace lightning
