@@ -9,7 +9,9 @@
 // A second table prices the loggers: five scalars logged every step with log_every_n_steps=1,
 // sent to TensorBoard and CSV, against the same model and flags with logger=false. Besides wall
 // time it shows the training thread's CPU time (what the step costs when other programs share
-// the cores) and the whole process's CPU time (writer threads included).
+// the cores) and the whole process's CPU time (writer threads included). A last line prices the
+// strategy's indirection alone: calls through SingleDeviceStrategy against the same module calls
+// made directly.
 //
 //   ./build/bench/trainer_overhead [steps] [rounds]
 #include "stats.h"
@@ -231,6 +233,47 @@ Run with_loggers(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, 
   return with_trainer(x, y, steps, model, options);
 }
 
+/// The strategy's share of a step: the batch's transfer, `training_step` and `backward` through
+/// the SingleDeviceStrategy (virtual calls, the precision plugin's input conversion and autocast
+/// scope), against the same module calls made directly, on a module whose steps do nothing so
+/// that only the indirection is timed. Nanoseconds per step, median of `rounds`.
+struct Noop : L::LightningModule {
+  torch::Tensor loss = torch::zeros({});
+  L::StepOutput training_step(const L::Batch&, int64_t) override { return loss; }
+  void backward(const torch::Tensor&) override {}
+};
+
+std::pair<double, double> strategy_indirection_ns(const torch::Tensor& x, const torch::Tensor& y, int rounds) {
+  auto model = std::make_shared<Noop>();
+  L::strategies::SingleDeviceStrategy strategy(torch::Device(torch::kCPU),
+                                               std::make_shared<L::accelerators::CPUAccelerator>());
+  strategy.connect(*model);
+  const L::Batch batch{x.narrow(0, 0, 32), y.narrow(0, 0, 32)};
+  const torch::Device cpu(torch::kCPU);
+  constexpr int64_t kCalls = 200000;
+  auto per_call = [&](auto&& step) {
+    const auto start = Clock::now();
+    for (int64_t i = 0; i < kCalls; ++i) step(i);
+    return std::chrono::duration<double, std::nano>(Clock::now() - start).count() / static_cast<double>(kCalls);
+  };
+  std::vector<double> direct, through;
+  for (int r = 0; r < rounds; ++r) {
+    direct.push_back(per_call([&](int64_t i) {
+      auto b = model->on_before_batch_transfer(batch, 0);
+      b = model->transfer_batch_to_device(std::move(b), cpu, 0);
+      b = model->on_after_batch_transfer(std::move(b), 0);
+      auto out = model->training_step(b, i);
+      model->backward(out.loss);
+    }));
+    through.push_back(per_call([&](int64_t i) {
+      auto b = strategy.batch_to_device(batch, 0);
+      auto out = strategy.training_step(b, i);
+      strategy.backward(out.loss, nullptr);
+    }));
+  }
+  return {bench::median(direct), bench::median(through)};
+}
+
 }  // namespace
 
 using bench::median;
@@ -311,5 +354,11 @@ int main(int argc, char** argv) {
                            cell(thread), cell(process))
             << fmt::format("fixed cost per run, wall ms: logger=false {:.2f}, TensorBoard + CSV {:.2f}\n",
                            median_of(none, fixed, wall) * 1e3, median_of(both, fixed, wall) * 1e3);
+  const auto [direct, through] = strategy_indirection_ns(x, y, rounds);
+  std::cout << fmt::format(
+      "\nstrategy indirection: batch transfer + training_step + backward of a module whose steps do nothing\n"
+      "module called directly {:.1f} ns/step, through the strategy {:.1f} ns/step: {:+.1f} ns, {:.3f}% of the "
+      "hand loop's step\n",
+      direct, through, through - direct, 100.0 * (through - direct) / (median_of(hand, steady, wall) * 1e9));
   return 0;
 }

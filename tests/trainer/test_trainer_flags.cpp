@@ -267,6 +267,21 @@ TEST(TrainerFlags, ReloadDataloadersEveryNEpochs) {
             2);
 }
 
+TEST(TrainerFlags, EstimatedSteppingBatchesSetsTheTrainLoaderUpOnce) {
+  // As Lightning: the estimate sets the fit loop's data up, and the fit does not request it again.
+  struct Estimating : CountingModel {
+    int64_t estimated = -1;
+    OptimizerConfig configure_optimizers() override {
+      estimated = trainer().estimated_stepping_batches();
+      return CountingModel::configure_optimizers();
+    }
+  };
+  auto m = std::make_shared<Estimating>();
+  fit({.max_epochs = 2, .limit_train_batches = 3, .limit_val_batches = 0}, m);
+  EXPECT_EQ(m->estimated, 6);
+  EXPECT_EQ(m->train_loader_requests, 1);
+}
+
 TEST(TrainerFlags, DefaultRootDirAndLogDir) {
   TempDir dir;
   Trainer trainer(quiet({.default_root_dir = dir.str()}));
