@@ -118,7 +118,7 @@ void TrainingEpochLoop::advance(Batch batch, int64_t batch_idx) {
   update_lr_schedulers("step", false);
   if (num_ready_batches_reached()) update_lr_schedulers("epoch", false);
   step_pending = !should_accumulate();
-  t.logger_connector().update_train_step_metrics(results, module.automatic_optimization && should_accumulate());
+  t.logger_connector().update_train_step_metrics(results, module.automatic_optimization && !step_pending);
   t.call_hooks(
       "on_train_batch_end", [&](Callback& c) { c.on_train_batch_end(t, module, output, batch, batch_idx); },
       [&](LightningModule& m) { m.on_train_batch_end(output, batch, batch_idx); });
