@@ -1,5 +1,6 @@
 #include "lightning/callbacks/early_stopping.h"
 
+#include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 
@@ -91,7 +92,9 @@ void EarlyStopping::run_early_stopping_check(Trainer& trainer) {
     return;
   }
   const double current = it->second.item<double>();
-  auto [should_stop, reason] = evaluate_stopping_criteria(current);
+  auto [stop_here, reason] = evaluate_stopping_criteria(current);
+  // One process that wants to stop stops them all: none may train on alone (Lightning's all=False).
+  const bool should_stop = trainer.strategy().reduce_boolean_decision(stop_here, /*all=*/false);
   trainer.should_stop = trainer.should_stop || should_stop;
   if (should_stop) stopped_epoch = trainer.current_epoch();
   if (!reason.empty() && options_.verbose) std::cerr << reason << std::endl;

@@ -83,7 +83,8 @@ void LearningRateMonitor::log_stats(Trainer& trainer, const char* interval) {
   auto stats = extract_stats(interval);
   if (stats.empty()) return;
   const auto step = trainer.batches_that_stepped();
-  for (const auto& logger : trainer.loggers()) logger->log_metrics(stats, step);
+  if (trainer.is_global_zero())
+    for (const auto& logger : trainer.loggers()) logger->log_metrics(stats, step);
 }
 
 void LearningRateMonitor::on_train_batch_start(Trainer& trainer, LightningModule&, const Batch&, int64_t) {

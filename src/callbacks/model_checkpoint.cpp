@@ -17,6 +17,10 @@
 namespace lightning {
 namespace {
 
+bool file_exists(Trainer& trainer, const std::string& path) {
+  return trainer.strategy().broadcast(detail::path_exists(path)).toBool();
+}
+
 std::string py_repr(const std::optional<std::string>& s) { return s ? fmt::format("'{}'", *s) : "None"; }
 
 /// Python's repr of a datetime.timedelta (Lightning puts it in the state key).
@@ -103,7 +107,8 @@ void ModelCheckpoint::setup(Trainer& trainer, LightningModule&, const std::strin
   if (!dirpath_) {
     const auto logger = trainer.logger();
     const auto log_dir = logger ? logger->log_dir() : std::nullopt;
-    dirpath_ = (log_dir ? *log_dir : trainer.default_root_dir()) + "/checkpoints";
+    // Rank 0's: the other processes' loggers may count versions differently (Lightning broadcasts it too).
+    dirpath_ = trainer.strategy().broadcast((log_dir ? *log_dir : trainer.default_root_dir()) + "/checkpoints").toStringRef();
   }
   if (trainer.is_global_zero() && stage == "fit" && options_.save_top_k != 0 && !detail::list_dir(*dirpath_).empty())
     std::cerr << fmt::format("Checkpoint directory {} exists and is not empty.", *dirpath_) << std::endl;
@@ -191,7 +196,7 @@ void ModelCheckpoint::save_topk_checkpoint(Trainer& trainer, const std::map<std:
 
 void ModelCheckpoint::save_none_monitor_checkpoint(Trainer& trainer,
                                                    const std::map<std::string, torch::Tensor>& candidates) {
-  const auto filepath = checkpoint_path(candidates, std::nullopt, best_model_path);
+  const auto filepath = checkpoint_path(trainer, candidates, std::nullopt, best_model_path);
   // The best path is part of the saved state: set it first.
   auto previous = std::exchange(best_model_path, filepath);
   save_checkpoint(trainer, filepath);
@@ -202,7 +207,7 @@ void ModelCheckpoint::save_monitor_checkpoint(Trainer& trainer,
                                               const std::map<std::string, torch::Tensor>& candidates) {
   auto it = candidates.find(*options_.monitor);
   torch::Tensor current = it == candidates.end() ? torch::Tensor() : it->second;
-  if (current.defined() && check_monitor_top_k(current)) {
+  if (current.defined() && check_monitor_top_k(trainer, current)) {
     update_best_and_save(current, trainer, candidates);
   } else if (options_.verbose) {
     std::cerr << fmt::format("Epoch {}, global step {}: '{}' was not in top {}", candidates.at("epoch").item<int64_t>(),
@@ -211,12 +216,13 @@ void ModelCheckpoint::save_monitor_checkpoint(Trainer& trainer,
   }
 }
 
-bool ModelCheckpoint::check_monitor_top_k(const torch::Tensor& current) const {
+bool ModelCheckpoint::check_monitor_top_k(Trainer& trainer, const torch::Tensor& current) const {
   if (options_.save_top_k == -1) return true;
   if (static_cast<int64_t>(best_k_models.size()) < options_.save_top_k) return true;
   const double value = current.item<double>();
   const double kth = best_k_models.at(kth_best_model_path).item<double>();
-  return options_.mode == "min" ? value < kth : value > kth;
+  // All processes must agree, or one would wait in the save's barrier for the others.
+  return trainer.strategy().reduce_boolean_decision(options_.mode == "min" ? value < kth : value > kth);
 }
 
 void ModelCheckpoint::update_best_and_save(const torch::Tensor& value, Trainer& trainer,
@@ -232,7 +238,7 @@ void ModelCheckpoint::update_best_and_save(const torch::Tensor& value, Trainer& 
   if (std::isnan(current.item<double>()))
     current = scalar(options_.mode == "min" ? std::numeric_limits<double>::infinity()
                                             : -std::numeric_limits<double>::infinity());
-  const auto filepath = checkpoint_path(candidates, std::nullopt, del_filepath);
+  const auto filepath = checkpoint_path(trainer, candidates, std::nullopt, del_filepath);
   current_score = current;
   best_k_models[filepath] = current;
   auto less = [](const auto& a, const auto& b) { return a.second.template item<double>() < b.second.template item<double>(); };
@@ -259,18 +265,19 @@ void ModelCheckpoint::update_best_and_save(const torch::Tensor& value, Trainer& 
 
 void ModelCheckpoint::save_last_checkpoint(Trainer& trainer, const std::map<std::string, torch::Tensor>& candidates) {
   if (!options_.save_last) return;
-  const auto filepath = checkpoint_path(candidates, std::string(CHECKPOINT_NAME_LAST), last_model_path);
+  const auto filepath = checkpoint_path(trainer, candidates, std::string(CHECKPOINT_NAME_LAST), last_model_path);
   auto previous = std::exchange(last_model_path, filepath);
   save_checkpoint(trainer, filepath);
   if (!previous.empty() && previous != filepath) remove_checkpoint(trainer, previous);
 }
 
-std::string ModelCheckpoint::checkpoint_path(const std::map<std::string, torch::Tensor>& candidates,
+std::string ModelCheckpoint::checkpoint_path(Trainer& trainer, const std::map<std::string, torch::Tensor>& candidates,
                                              const std::optional<std::string>& filename,
                                              const std::string& del_filepath) const {
   auto filepath = format_checkpoint_name(candidates, filename);
   if (options_.enable_version_counter)
-    for (int64_t version = 1; detail::path_exists(filepath) && filepath != del_filepath; ++version)
+    // Rank 0's view of the folder, as Lightning's `file_exists`: every rank picks the same name.
+    for (int64_t version = 1; file_exists(trainer, filepath) && filepath != del_filepath; ++version)
       filepath = format_checkpoint_name(candidates, filename, version);
   return filepath;
 }

@@ -1,5 +1,6 @@
 #include "lightning/callbacks/timer.h"
 
+#include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
 
@@ -72,7 +73,8 @@ void Timer::on_train_epoch_end(Trainer& trainer, LightningModule&) {
 
 void Timer::check_time_remaining(Trainer& trainer) {
   if (!duration_ || trainer.should_stop) return;
-  if (time_elapsed("train") >= duration_->count()) {
+  // Rank 0's clock decides for every process, or one would stop while the others wait for it.
+  if (trainer.strategy().broadcast(time_elapsed("train") >= duration_->count()).toBool()) {
     trainer.should_stop = true;
     if (verbose_)
       std::cerr << fmt::format("Time limit reached. Elapsed time is {:.0f}s. Signaling Trainer to stop.",

@@ -316,6 +316,22 @@ void validate(const DataLoaderOptions& o) {
         "DataLoader: prefetch_factor={} is invalid; expected an integer >= 1", o.prefetch_factor));
 }
 
+/// PyTorch checks the dataset kind first, then sampler vs shuffle.
+void validate_sampler(const DataLoaderOptions& o, bool iterable) {
+  if (iterable && o.sampler)
+    throw MisconfigurationException(
+        "DataLoader with IterableDataset: expected unspecified sampler option, but got a "
+        "sampler (a stream has no indices to sample); expected sampler=nullptr");
+  if (o.sampler && o.shuffle)
+    throw MisconfigurationException(
+        "DataLoader: sampler option is mutually exclusive with shuffle (got shuffle=true and a "
+        "sampler, which decides the order itself); expected shuffle=false");
+}
+
+size_t batch_count(size_t samples, size_t batch_size, bool drop_last) {
+  return drop_last ? samples / batch_size : (samples + batch_size - 1) / batch_size;
+}
+
 constexpr const char* kNullDataset =
     "DataLoader: dataset=nullptr is invalid; expected a non-null std::shared_ptr to a Dataset "
     "or an IterableDataset";
@@ -333,6 +349,7 @@ DataLoader::DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions optio
     : dataset_(std::move(dataset)), options_(std::move(options)) {
   validate(options_);
   if (!dataset_) throw MisconfigurationException(kNullDataset);
+  validate_sampler(options_, false);
   seed_ = options_.seed ? *options_.seed : draw_default_seed();
 }
 
@@ -344,19 +361,28 @@ DataLoader::DataLoader(std::shared_ptr<IterableDataset> dataset, DataLoaderOptio
     throw MisconfigurationException(
         "DataLoader: shuffle=true is not supported with an IterableDataset (a stream has no "
         "order to permute); expected shuffle=false");
+  validate_sampler(options_, true);
   seed_ = options_.seed ? *options_.seed : draw_default_seed();
 }
 
 std::optional<size_t> DataLoader::size() const {
   if (!dataset_) return std::nullopt;
   const size_t n = dataset_->size();
-  const auto bs = static_cast<size_t>(options_.batch_size);
-  return options_.drop_last ? n / bs : (n + bs - 1) / bs;
+  const size_t samples = options_.sampler ? options_.sampler->length(n) : n;
+  return batch_count(samples, static_cast<size_t>(options_.batch_size), options_.drop_last);
 }
 
 DataLoader DataLoader::without_shuffle() const {
   DataLoader copy = *this;
   copy.options_.shuffle = false;
+  return copy;
+}
+
+DataLoader DataLoader::with_sampler(std::shared_ptr<const Sampler> sampler) const {
+  DataLoader copy = *this;
+  copy.options_.shuffle = false;
+  copy.options_.sampler = std::move(sampler);
+  validate_sampler(copy.options_, iterable_ != nullptr);
   return copy;
 }
 
@@ -380,9 +406,11 @@ DataLoader::Iterator DataLoader::begin_at(size_t first_batch) {
     }
   } else {
     const size_t n = dataset_->size();
-    MapFetcher fetcher{dataset_, options_.collate_fn, pin,
-                       sample_order(n, options_.shuffle, seed_, epoch_), bs,
-                       options_.drop_last ? n / bs : (n + bs - 1) / bs, static_cast<uint64_t>(epoch_)};
+    std::vector<size_t> order = options_.sampler ? options_.sampler->indices(n, epoch_)
+                                                 : sample_order(n, options_.shuffle, seed_, epoch_);
+    const size_t num_batches = batch_count(order.size(), bs, options_.drop_last);
+    MapFetcher fetcher{dataset_, options_.collate_fn, pin, std::move(order), bs, num_batches,
+                       static_cast<uint64_t>(epoch_)};
     first_batch = std::min(first_batch, fetcher.num_batches);
     if (workers == 0)
       pass->source = std::make_unique<SyncMapSource>(std::move(fetcher), first_batch);

@@ -1,6 +1,7 @@
 #include "loggers/logger_files.h"
 
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/rank_zero.h"
 #include "utilities/fs.h"
 
 #include <dirent.h>
@@ -67,7 +68,9 @@ void make_dirs(const std::string& path, const std::string& who) {
 }
 
 int64_t reserve_next_version(const std::string& root, const std::string& who) {
-  make_dirs(root, who);
+  // Loggers write from global rank 0 only: the other processes of a run count, and create nothing.
+  const bool writer = rank_zero_only_rank() == 0;
+  if (writer) make_dirs(root, who);
   int64_t next = 0;
   if (DIR* dir = ::opendir(root.c_str())) {
     while (const dirent* entry = ::readdir(dir)) {
@@ -80,6 +83,7 @@ int64_t reserve_next_version(const std::string& root, const std::string& who) {
     }
     ::closedir(dir);
   }
+  if (!writer) return next;
   for (;; ++next) {
     const std::string path = join_path(root, "version_" + std::to_string(next));
     if (::mkdir(path.c_str(), 0777) == 0) return next;

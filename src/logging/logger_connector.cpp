@@ -50,6 +50,7 @@ void LoggerConnector::log_metrics(const OrderedMap<torch::Tensor>& metrics, std:
 }
 
 void LoggerConnector::send_row(int64_t step) {
+  if (!trainer_.is_global_zero()) return;  // loggers write from global rank 0 only (Lightning's rank_zero_only)
   for (const auto& logger : trainer_.loggers()) {
     logger->log_metrics(row_, step);
     logger->save();

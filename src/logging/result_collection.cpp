@@ -1,8 +1,11 @@
 #include "lightning/logging/result_collection.h"
 
+#include "lightning/strategies/strategy.h"
 #include "lightning/utilities/errors.h"
 
 #include <fmt/format.h>
+
+#include <iostream>
 
 namespace lightning {
 namespace {
@@ -10,6 +13,20 @@ namespace {
 // Step values are kept as tensors and folded into one value every kFoldEvery steps, so `log`
 // never synchronises or reduces per step, and memory stays bounded over long epochs.
 constexpr size_t kFoldEvery = 1024;
+
+const char* reduce_name(ReduceFx fx) {
+  switch (fx) {
+    case ReduceFx::Max:
+      return "max";
+    case ReduceFx::Min:
+      return "min";
+    case ReduceFx::Sum:
+      return "sum";
+    case ReduceFx::Mean:
+      break;
+  }
+  return "mean";
+}
 
 ReduceFx parse_reduce(std::string_view fx, const std::string& name, const std::string& reduce) {
   if (reduce == "mean" || reduce == "avg") return ReduceFx::Mean;
@@ -62,11 +79,21 @@ void ResultMetric::fold() {
   pending_weights.assign(1, weight);
 }
 
-torch::Tensor ResultMetric::compute() {
+torch::Tensor ResultMetric::compute(strategies::Strategy* sync) {
   if (!epoch_value.defined() && !pending.empty()) {
     auto dtype = pending.front().scalar_type();
     fold();
-    epoch_value = pending.front().to(dtype);
+    auto value = pending.front();
+    if (sync && reduce == ReduceFx::Mean) {
+      // One collective for both sums.
+      auto sums = sync->reduce(torch::stack({value * pending_weights.front(),
+                                             torch::tensor(pending_weights.front(), value.options())}),
+                               "sum");
+      value = sums[0] / sums[1];
+    } else if (sync) {
+      value = sync->reduce(value, reduce_name(reduce));
+    }
+    epoch_value = value.to(dtype);
   }
   return epoch_value;
 }
@@ -98,6 +125,13 @@ void ResultCollection::log(std::string_view fx, const std::string& name, const t
     m.on_epoch = on_epoch;
     m.enable_graph = options.enable_graph;
     m.reduce = parse_reduce(fx, name, options.reduce_fx);
+    m.sync_dist = options.sync_dist && strategy_ && strategy_->world_size() > 1;
+    if (on_epoch && !options.sync_dist && strategy_ && strategy_->world_size() > 1 && strategy_->is_global_zero())
+      std::cerr << fmt::format(
+                       "It is recommended to use `self.log('{}', ..., sync_dist=True)` when logging on epoch level in "
+                       "distributed setting to accumulate the metric across devices.",
+                       name)
+                << std::endl;
     m.step_name = m.forked() ? name + "_step" : name;
     m.epoch_name = m.forked() ? name + "_epoch" : name;
     it = metrics_.emplace(key_, std::move(m)).first;
@@ -115,7 +149,10 @@ void ResultCollection::log(std::string_view fx, const std::string& name, const t
   auto stored = value.dim() == 0 ? value : value.reshape({});
   if (!options.enable_graph && stored.requires_grad()) stored = stored.detach();
   if (!stored.is_floating_point()) stored = stored.to(torch::kFloat);
-  it->second.update(stored, batch_size);
+  auto& metric = it->second;
+  metric.update(stored, batch_size);
+  // The epoch accumulates this process's values; the step value shown and logged is everyone's.
+  if (metric.sync_dist && on_step) metric.step_value = strategy_->reduce(stored, reduce_name(metric.reduce));
 }
 
 MetricViews ResultCollection::metrics(bool on_step) {
@@ -126,7 +163,7 @@ MetricViews ResultCollection::metrics(bool on_step) {
     if (on_step && m.on_step)
       value = m.step_value;
     else if (!on_step && m.on_epoch && m.updated_this_epoch)
-      value = m.compute();
+      value = m.compute(m.sync_dist ? strategy_ : nullptr);
     if (!value.defined()) continue;
     if (!m.enable_graph && value.requires_grad()) value = value.detach();
     const auto& forked = m.forked_name(on_step);

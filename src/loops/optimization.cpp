@@ -19,6 +19,12 @@ StepOutput AutomaticOptimization::run(const Batch& batch, int64_t batch_idx, boo
   const bool zero_grad = batch_idx % t.accumulate_grad_batches() == 0;
   StepOutput output;
   if (accumulate) {
+    // Lightning's `_block_parallel_sync_behavior`: gradients of micro-steps stay local.
+    struct BlockedSync {
+      strategies::Strategy& strategy;
+      explicit BlockedSync(strategies::Strategy& s) : strategy(s) { strategy.set_backward_sync(false); }
+      ~BlockedSync() { strategy.set_backward_sync(true); }
+    } blocked(t.strategy());
     closure(batch, batch_idx, output, zero_grad);
     return output;
   }

@@ -25,8 +25,8 @@ void SingleDeviceStrategy::set_parallel_devices(const std::vector<torch::Device>
   if (device_given_) return;
   if (devices.size() != 1)
     throw MisconfigurationException(fmt::format(
-        "SingleDeviceStrategy runs on one device, and {} were selected; accepted: devices=1, or a distributed "
-        "strategy for several (this build has none yet)",
+        "SingleDeviceStrategy runs on one device, and {} were selected; accepted: devices=1, or strategy='ddp' for "
+        "several",
         devices.size()));
   device_ = devices.front();
 }

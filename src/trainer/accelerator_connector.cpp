@@ -2,7 +2,10 @@
 
 #include "lightning/accelerators/registry.h"
 #include "lightning/plugins/checkpoint_io.h"
+#include "lightning/plugins/environments.h"
+#include "lightning/plugins/layer_sync.h"
 #include "lightning/precision/precision.h"
+#include "lightning/strategies/ddp.h"
 #include "lightning/strategies/registry.h"
 #include "lightning/strategies/single_device.h"
 #include "lightning/utilities/errors.h"
@@ -17,6 +20,8 @@ namespace {
 struct PluginFlags {
   std::shared_ptr<plugins::Precision> precision;
   std::shared_ptr<plugins::CheckpointIO> checkpoint_io;
+  std::shared_ptr<plugins::ClusterEnvironment> cluster_environment;
+  std::shared_ptr<plugins::LayerSync> layer_sync;
 };
 
 PluginFlags sort_plugins(const std::vector<std::shared_ptr<plugins::Plugin>>& given) {
@@ -28,11 +33,23 @@ PluginFlags sort_plugins(const std::vector<std::shared_ptr<plugins::Plugin>>& gi
       flags.precision = std::move(precision);
       continue;
     }
+    if (auto layer_sync = std::dynamic_pointer_cast<plugins::LayerSync>(given[i])) {
+      if (flags.layer_sync)
+        throw MisconfigurationException("plugins holds more than one LayerSync; accepted: at most one");
+      flags.layer_sync = std::move(layer_sync);
+      continue;
+    }
+    if (auto environment = std::dynamic_pointer_cast<plugins::ClusterEnvironment>(given[i])) {
+      if (flags.cluster_environment)
+        throw MisconfigurationException("plugins holds more than one ClusterEnvironment; accepted: at most one");
+      flags.cluster_environment = std::move(environment);
+      continue;
+    }
     auto io = std::dynamic_pointer_cast<plugins::CheckpointIO>(given[i]);
     if (!io)
       throw MisconfigurationException(fmt::format(
-          "plugins[{}] is {}; accepted: a CheckpointIO (TorchCheckpointIO, AsyncCheckpointIO or your own) or a "
-          "precision plugin",
+          "plugins[{}] is {}; accepted: a CheckpointIO (TorchCheckpointIO, AsyncCheckpointIO or your own), a "
+          "precision plugin or a ClusterEnvironment",
           i, given[i] ? "of an unsupported type" : "null"));
     if (flags.checkpoint_io)
       throw MisconfigurationException(
@@ -91,11 +108,6 @@ ConnectedStrategy connect_strategy(const TrainerOptions& o, const std::string& p
   auto plugin_flags = sort_plugins(o.plugins);
   if (o.num_nodes < 1)
     throw MisconfigurationException(fmt::format("num_nodes={} is invalid; accepted: an int >= 1", o.num_nodes));
-  if (o.num_nodes > 1)
-    throw MisconfigurationException(fmt::format(
-        "num_nodes={} asks for several machines, which needs a distributed strategy ('ddp'), not in this build yet; "
-        "accepted: 1",
-        o.num_nodes));
 
   // A Strategy object may bring its own accelerator and plugins: the flags must not name them again.
   auto strategy = o.strategy.object;
@@ -120,22 +132,40 @@ ConnectedStrategy connect_strategy(const TrainerOptions& o, const std::string& p
   ConnectedStrategy out;
   out.device_ids = accelerator->parse_devices(o.devices);
   const auto devices = accelerator->get_parallel_devices(o.devices);
+  // A job launched outside (torchrun, srun) with several processes is distributed whatever the flags
+  // say; DDP then checks the flags against it, rather than every process training alone.
+  auto environment = plugin_flags.cluster_environment ? plugin_flags.cluster_environment
+                                                      : plugins::detect_cluster_environment();
+  const bool launched_outside = environment->creates_processes_externally() && environment->world_size() > 1;
   if (!strategy) {
-    if (o.strategy.name == "auto" && devices.size() > 1)
-      throw MisconfigurationException(fmt::format(
-          "devices={} selects {} devices of accelerator '{}', which needs a distributed strategy ('ddp'), not in "
-          "this build yet; accepted: devices=1 (or a device index list of one)",
-          o.devices.str(), devices.size(), accelerator->name()));
-    strategy = o.strategy.name == "auto" ? std::make_shared<strategies::SingleDeviceStrategy>()
-                                         : strategies::StrategyRegistry::instance().get(o.strategy.name);
+    const bool distributed = devices.size() > 1 || o.num_nodes > 1 || launched_outside;
+    strategy = o.strategy.name != "auto" ? strategies::StrategyRegistry::instance().get(o.strategy.name)
+               : distributed             ? std::shared_ptr<strategies::Strategy>(std::make_shared<strategies::DDPStrategy>())
+                                         : std::make_shared<strategies::SingleDeviceStrategy>();
   }
-  if (devices.size() > 1 && dynamic_cast<strategies::SingleDeviceStrategy*>(strategy.get()))
+  auto* parallel = dynamic_cast<strategies::ParallelStrategy*>(strategy.get());
+  if (!parallel && (devices.size() > 1 || o.num_nodes > 1))
     throw MisconfigurationException(fmt::format(
-        "devices={} selects {} devices, and strategy '{}' runs on one; several devices need a distributed strategy "
-        "('ddp'), not in this build yet; accepted: devices=1",
-        o.devices.str(), devices.size(), strategy->name()));
+        "devices={} and num_nodes={} select {} process(es), and strategy '{}' runs one; accepted: strategy='ddp' "
+        "(or 'auto'), or devices=1 and num_nodes=1",
+        o.devices.str(), o.num_nodes, devices.size() * static_cast<size_t>(o.num_nodes), strategy->name()));
   if (!strategy->accelerator()) strategy->set_accelerator(accelerator);
   strategy->set_parallel_devices(devices);
+  if (parallel) {
+    if (!parallel->cluster_environment()) parallel->set_cluster_environment(environment);
+    parallel->set_num_nodes(o.num_nodes);
+    parallel->set_world_ranks();  // known from now on: loggers and callbacks ask before the run starts
+    // As Lightning: the flag, or a plugin, selects the layer sync; one process has nothing to sync.
+    if (plugin_flags.layer_sync)
+      parallel->set_layer_sync(plugin_flags.layer_sync);
+    else if (o.sync_batchnorm)
+      parallel->set_layer_sync(std::make_shared<plugins::TorchSyncBatchNorm>());
+  } else if (plugin_flags.cluster_environment) {
+    throw MisconfigurationException(fmt::format(
+        "plugins holds a {}, and strategy '{}' runs one process; accepted: a ClusterEnvironment with a distributed "
+        "strategy ('ddp')",
+        plugin_flags.cluster_environment->name(), strategy->name()));
+  }
   if (plugin_flags.checkpoint_io) strategy->set_checkpoint_io(plugin_flags.checkpoint_io);
   if (plugin_flags.precision) strategy->set_precision_plugin(plugin_flags.precision);
   if (!strategy->has_precision_plugin()) {

@@ -6,13 +6,57 @@
 #include "lightning/loops/evaluation_loop.h"
 #include "lightning/loops/fit_loop.h"
 #include "lightning/loops/prediction_loop.h"
+#include "lightning/data/sampler.h"
+#include "lightning/strategies/parallel.h"
 #include "trainer/resolved_options.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace lightning {
 
+namespace {
+
+/// Lightning's `_process_dataloader`/`_resolve_sampler`: under a distributed strategy each
+/// process's loader visits its share of the dataset. Training is shuffled whatever the loader
+/// said (seeded with `seed_everything`'s seed, else 0, then the epoch); evaluation keeps the
+/// loader's own shuffling; prediction gets every sample exactly once (no padding). A sampler of
+/// the user's is wrapped; loaders that already shard, or stream, stay as they are.
+DataLoader distributed_loader(const DataLoader& loader, RunningStage stage, const strategies::Strategy& strategy,
+                              bool overfit) {
+  if (!loader.dataset() || dynamic_cast<const DistributedSampler*>(loader.sampler().get())) return loader;
+  const bool shuffle = (stage == RunningStage::Training || loader.options().shuffle) && !overfit;
+  const auto* seed_env = std::getenv("PL_GLOBAL_SEED");
+  const DistributedSampler::Options options{.num_replicas = strategy.world_size(),
+                                            .rank = strategy.global_rank(),
+                                            .shuffle = shuffle,
+                                            .seed = seed_env ? std::stoull(seed_env) : 0};
+  const auto& user = loader.sampler();
+  std::shared_ptr<const Sampler> sampler;
+  if (stage == RunningStage::Predicting) {
+    const UnrepeatedDistributedSampler::Options unrepeated{options.num_replicas, options.rank, false};
+    if (user)
+      sampler = std::make_shared<UnrepeatedDistributedSamplerWrapper>(user, unrepeated);
+    else
+      sampler = std::make_shared<UnrepeatedDistributedSampler>(unrepeated);
+  } else if (user) {
+    sampler = std::make_shared<DistributedSamplerWrapper>(user, options);
+  } else {
+    sampler = std::make_shared<DistributedSampler>(options);
+  }
+  return loader.with_sampler(std::move(sampler));
+}
+
+}  // namespace
+
 DataLoaders Trainer::request_dataloaders(RunningStage stage) {
+  auto loaders = requested_dataloaders(stage);
+  if (options_->use_distributed_sampler && dynamic_cast<const strategies::ParallelStrategy*>(strategy_.get()))
+    for (auto& loader : loaders.loaders) loader = distributed_loader(loader, stage, *strategy_, options_->overfit);
+  return loaders;
+}
+
+DataLoaders Trainer::requested_dataloaders(RunningStage stage) {
   // Dataloaders passed to the entry point win, then the datamodule's, then the module's hooks.
   const DataLoaders* given = stage == RunningStage::Training     ? &given_train_
                              : stage == RunningStage::Testing    ? &given_test_

@@ -89,19 +89,11 @@ void require(bool ok, const std::string& message) {
 ResolvedOptions resolve(const TrainerOptions& o) {
   ResolvedOptions r;
 
-  // Flags of distributed training: their non-default values would be ignored here, silently.
   require(!(o.use_distributed_sampler && o.replace_sampler_ddp && *o.use_distributed_sampler != *o.replace_sampler_ddp),
           fmt::format("use_distributed_sampler={} and replace_sampler_ddp={} contradict each other; accepted: one of "
                       "them (replace_sampler_ddp is Lightning 1.x's name of use_distributed_sampler)",
                       *o.use_distributed_sampler, *o.replace_sampler_ddp));
-  for (auto [flag, value] : {std::pair{"use_distributed_sampler", o.use_distributed_sampler},
-                             std::pair{"replace_sampler_ddp", o.replace_sampler_ddp}})
-    require(value.value_or(true),
-            fmt::format("{}=false is not supported yet: it only acts in distributed training, which this build does "
-                        "not provide; accepted: true (or unset)",
-                        flag));
-  require(!o.sync_batchnorm, "sync_batchnorm=true is not supported yet: it only acts in distributed training, which "
-                             "this build does not provide; accepted: false");
+  r.use_distributed_sampler = o.use_distributed_sampler.value_or(o.replace_sampler_ddp.value_or(true));
   r.precision = plugins::resolve_precision(o.precision.value);
 
   // Loop limits.

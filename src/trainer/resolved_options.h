@@ -42,6 +42,7 @@ struct ResolvedOptions {
   bool inference_mode = true;
   bool detect_anomaly = false;
   int64_t reload_dataloaders_every_n_epochs = 0;
+  bool use_distributed_sampler = true;
   std::string default_root_dir;
 };
 

@@ -11,11 +11,13 @@
 #include "lightning/loggers/logger.h"
 #include "lightning/loggers/tensorboard.h"
 #include "lightning/logging/logger_connector.h"
+#include "lightning/logging/result_collection.h"
 #include "lightning/loops/evaluation_loop.h"
 #include "lightning/loops/fit_loop.h"
 #include "lightning/loops/prediction_loop.h"
 #include "lightning/plugins/checkpoint_io.h"
 #include "lightning/precision/precision.h"
+#include "lightning/strategies/launcher.h"
 #include "lightning/strategies/strategy.h"
 #include "lightning/utilities/errors.h"
 #include "trainer/accelerator_connector.h"
@@ -29,6 +31,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 
@@ -227,6 +230,17 @@ void Trainer::attach_data(const RunArgs& args) {
 }
 
 void Trainer::run(TrainerFn fn, RunArgs args) {
+  auto* launcher = strategy_->launcher();
+  if (!launcher) return run_here(fn, args);
+  try {
+    launcher->launch([&] { run_here(fn, args); });
+  } catch (...) {
+    launcher->kill(SIGKILL);  // the others would wait for this process until the timeout
+    throw;
+  }
+}
+
+void Trainer::run_here(TrainerFn fn, RunArgs& args) {
   const bool model_provided = args.model != nullptr;
   if (!model_provided) {
     // Lightning: validate/test/predict without a model run the model of the previous call,
@@ -292,7 +306,8 @@ void Trainer::run(TrainerFn fn, RunArgs args) {
     }
     // Lightning's _log_hyperparams, in every stage: hyperparameters only after
     // save_hyperparameters, the graph, and save(), which creates the run's folder.
-    for (const auto& logger : loggers_) {
+    // Loggers write from global rank 0 only (Lightning's `rank_zero_only` logger methods).
+    for (const auto& logger : is_global_zero() ? loggers_ : std::vector<std::shared_ptr<Logger>>{}) {
       if (!model_->hparams().empty()) logger->log_hyperparams(model_->hparams());
       logger->log_graph(*model_);
       logger->save();
@@ -375,6 +390,11 @@ void Trainer::on_exception(const std::exception_ptr& e) {
   active_results_ = nullptr;
   // Errors raised while cleaning up are reported, never raised: the original exception (or the
   // SIGTERM exit status) is what the caller must see.
+  try {
+    strategy_->on_exception(e);
+  } catch (...) {
+    report_cleanup_error("the strategy's on_exception", std::current_exception());
+  }
   for (const auto& cb : callbacks_) {
     try {
       cb->on_exception(*this, *model_, e);
@@ -382,7 +402,7 @@ void Trainer::on_exception(const std::exception_ptr& e) {
       report_cleanup_error(fmt::format("{}.on_exception", cb->state_key()), std::current_exception());
     }
   }
-  for (const auto& logger : loggers_) {
+  for (const auto& logger : is_global_zero() ? loggers_ : std::vector<std::shared_ptr<Logger>>{}) {
     try {
       logger->finalize("failed");
     } catch (...) {
@@ -416,7 +436,8 @@ void Trainer::teardown() {
   call_hooks(
       "teardown", [&](Callback& c) { c.teardown(*this, module, stage); },
       [&](LightningModule& m) { m.teardown(stage); });
-  for (const auto& logger : loggers_) logger->finalize("success");
+  if (is_global_zero())
+    for (const auto& logger : loggers_) logger->finalize("success");
   strategy_->teardown();
 }
 
@@ -493,6 +514,11 @@ bool Trainer::received_sigterm() const { return detail::sigterm_received(); }
 LightningModule& Trainer::lightning_module() const {
   if (!model_) throw MisconfigurationException("The Trainer has no LightningModule yet; call fit/validate/test/predict");
   return *model_;
+}
+
+void Trainer::set_active_results(ResultCollection* results) {
+  active_results_ = results;
+  if (results) results->set_strategy(strategy_.get());
 }
 
 plugins::Precision& Trainer::precision_plugin() const { return strategy_->precision_plugin(); }

@@ -150,17 +150,23 @@ TEST(Accelerators, TrainerDeviceProperties) {
   EXPECT_TRUE(trainer.is_global_zero());
 }
 
-TEST(Accelerators, SeveralDevicesNeedADistributedStrategy) {
-  for (const Devices& devices : {Devices(2), Devices("3")}) {
-    auto err = error_of([&] { Trainer t(quiet({.devices = devices})); });
-    EXPECT_TRUE(contains(err, "devices=" + devices.str() + " selects")) << err;
-    EXPECT_TRUE(contains(err, "needs a distributed strategy")) << err;
-    EXPECT_TRUE(contains(err, "accepted: devices=1")) << err;
+TEST(Accelerators, SeveralDevicesOrNodesSelectDDP) {
+  for (const auto& [devices, n] : {std::pair{Devices(2), 2}, std::pair{Devices("3"), 3}}) {
+    Trainer t(quiet({.devices = devices}));
+    EXPECT_EQ(t.strategy().name(), "ddp") << devices.str();
+    EXPECT_EQ(t.num_devices(), n);
+    EXPECT_EQ(t.world_size(), n);
+    EXPECT_TRUE(t.is_global_zero());
   }
+  Trainer nodes(quiet({.num_nodes = 2}));
+  EXPECT_EQ(nodes.strategy().name(), "ddp");
+  EXPECT_EQ(nodes.num_nodes(), 2);
+  EXPECT_EQ(nodes.world_size(), 2);
   auto err = error_of([] { Trainer t(quiet({.strategy = "single_device", .devices = 2})); });
-  EXPECT_TRUE(contains(err, "devices=2 selects 2 devices, and strategy 'single_device' runs on one")) << err;
-  err = error_of([] { Trainer t(quiet({.num_nodes = 2})); });
-  EXPECT_TRUE(contains(err, "num_nodes=2 asks for several machines")) << err;
+  EXPECT_TRUE(contains(err, "devices=2 and num_nodes=1 select 2 process(es), and strategy 'single_device' runs one"))
+      << err;
+  err = error_of([] { Trainer t(quiet({.strategy = "single_device", .num_nodes = 2})); });
+  EXPECT_TRUE(contains(err, "num_nodes=2")) << err;
 }
 
 TEST(Accelerators, GPUWithoutCUDAIsAClearError) {

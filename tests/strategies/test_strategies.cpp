@@ -183,8 +183,10 @@ TEST(Strategies, RegistryAndNames) {
   EXPECT_NE(std::find(names.begin(), names.end(), "single_device"), names.end());
   EXPECT_EQ(Trainer(quiet({.strategy = "single_device"})).strategy().name(), "single_device");
   EXPECT_EQ(Trainer(quiet()).strategy().name(), "single_device");
-  auto err = error_of([] { Trainer t(quiet({.strategy = "ddp"})); });
-  EXPECT_TRUE(contains(err, "strategy='ddp' is not supported by this build; accepted: 'auto', 'single_device'")) << err;
+  for (const char* name : {"ddp", "ddp_find_unused_parameters_false", "ddp_find_unused_parameters_true"})
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  auto err = error_of([] { Trainer t(quiet({.strategy = "ddp_notebook"})); });
+  EXPECT_TRUE(contains(err, "strategy='ddp_notebook' is not supported by this build; accepted: 'auto', 'ddp',")) << err;
   std::vector<std::string> calls;
   registry.register_strategy("recording", [&] { return std::make_shared<RecordingStrategy>(&calls); });
   Trainer trainer(quiet({.strategy = "recording", .max_steps = 1, .limit_val_batches = 0}));

@@ -98,10 +98,10 @@ class ModelCheckpoint : public Callback {
   void save_none_monitor_checkpoint(Trainer& trainer, const std::map<std::string, torch::Tensor>& candidates);
   void save_monitor_checkpoint(Trainer& trainer, const std::map<std::string, torch::Tensor>& candidates);
   void save_last_checkpoint(Trainer& trainer, const std::map<std::string, torch::Tensor>& candidates);
-  bool check_monitor_top_k(const torch::Tensor& current) const;
+  bool check_monitor_top_k(Trainer& trainer, const torch::Tensor& current) const;
   void update_best_and_save(const torch::Tensor& current, Trainer& trainer,
                             const std::map<std::string, torch::Tensor>& candidates);
-  std::string checkpoint_path(const std::map<std::string, torch::Tensor>& candidates,
+  std::string checkpoint_path(Trainer& trainer, const std::map<std::string, torch::Tensor>& candidates,
                               const std::optional<std::string>& filename, const std::string& del_filepath) const;
   void save_checkpoint(Trainer& trainer, const std::string& filepath);
   void remove_checkpoint(Trainer& trainer, const std::string& filepath);

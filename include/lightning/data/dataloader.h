@@ -3,6 +3,7 @@
 #include "lightning/core/batch.h"
 #include "lightning/data/collate.h"
 #include "lightning/data/dataset.h"
+#include "lightning/data/sampler.h"
 
 #include <cstdint>
 #include <memory>
@@ -14,6 +15,10 @@ namespace lightning {
 struct DataLoaderOptions {
   int64_t batch_size = 1;
   bool shuffle = false;
+  /// The order of each pass (e.g. a DistributedSampler); unset: in order, or shuffled with
+  /// `seed` and the epoch when `shuffle`. Mutually exclusive with shuffle=true, and not
+  /// accepted with an IterableDataset (as in PyTorch). Copies of the loader share it.
+  std::shared_ptr<const Sampler> sampler;
   /// Worker threads that fetch and collate batches ahead of the consumer (0: on the caller's
   /// thread). Batches come out in the same order as with 0 workers; an exception thrown while
   /// fetching a batch is rethrown by the iterator at that batch's position (and ends the pass).
@@ -44,21 +49,29 @@ class DataLoader {
   class Iterator;
 
   /// Throws MisconfigurationException for batch_size < 1, num_workers < 0, prefetch_factor < 1,
-  /// or a null dataset; `shuffle` with an IterableDataset is rejected as in PyTorch.
+  /// a null dataset, or a sampler with shuffle=true; `shuffle` or a sampler with an
+  /// IterableDataset is rejected as in PyTorch.
   DataLoader(std::shared_ptr<Dataset> dataset, DataLoaderOptions options = {});
   DataLoader(std::shared_ptr<IterableDataset> dataset, DataLoaderOptions options = {});
 
-  /// Number of batches, or std::nullopt for an IterableDataset.
+  /// Number of batches (of the sampler's length when one is set), or std::nullopt for an
+  /// IterableDataset.
   std::optional<size_t> size() const;
   const DataLoaderOptions& options() const { return options_; }
   std::shared_ptr<Dataset> dataset() const { return dataset_; }
   std::shared_ptr<IterableDataset> iterable_dataset() const { return iterable_; }
-  /// Fixes the epoch number that the next pass uses for its shuffled order; each `begin()`
-  /// advances it by one afterwards.
+  /// Fixes the epoch number that the next pass uses for its shuffled order (and passes to the
+  /// sampler); each `begin()` advances it by one afterwards.
   void set_epoch(int64_t epoch) { epoch_ = epoch; }
   int64_t epoch() const { return epoch_; }
-  /// A copy that visits the data in order (used by `overfit_batches`).
+  /// A copy that visits the data in order (used by `overfit_batches`); a sampler is kept as it is.
   DataLoader without_shuffle() const;
+  /// A copy whose passes follow `sampler` (shuffle off), e.g. the DistributedSampler that a
+  /// strategy injects; nullptr gives a copy without a sampler, in order. Throws
+  /// MisconfigurationException for a non-null sampler on an IterableDataset.
+  DataLoader with_sampler(std::shared_ptr<const Sampler> sampler) const;
+  /// The sampler in use, or nullptr.
+  std::shared_ptr<const Sampler> sampler() const { return options_.sampler; }
 
   /// The shuffle seed in use (saved in checkpoints so a resumed run sees the same order).
   uint64_t seed() const { return seed_; }

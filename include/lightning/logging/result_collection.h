@@ -13,6 +13,9 @@
 #include <vector>
 
 namespace lightning {
+namespace strategies {
+class Strategy;
+}  // namespace strategies
 
 enum class ReduceFx { Mean, Max, Min, Sum };
 
@@ -26,6 +29,8 @@ struct ResultMetric {
   bool on_epoch = true;
   bool enable_graph = false;
   ReduceFx reduce = ReduceFx::Mean;
+  /// `sync_dist` in a run of several processes: step and epoch values are reduced across them.
+  bool sync_dist = false;
 
   /// Logged with both on_step and on_epoch: reported as name_step / name_epoch.
   bool forked() const { return on_step && on_epoch; }
@@ -43,7 +48,9 @@ struct ResultMetric {
   bool updated_this_epoch = false;
 
   void update(const torch::Tensor& value, double batch_size);
-  torch::Tensor compute();
+  /// The epoch value; with `sync`, reduced across processes as Lightning does: `reduce_fx` of the
+  /// processes' values, or for "mean" the sum of the weighted sums over the sum of batch sizes.
+  torch::Tensor compute(strategies::Strategy* sync);
   void reset();
 
  private:
@@ -74,6 +81,8 @@ class ResultCollection {
   void reset();
   bool empty() const { return metrics_.empty(); }
   bool training() const { return training_; }
+  /// The strategy whose `reduce` serves `sync_dist` (null or one process: nothing to reduce).
+  void set_strategy(strategies::Strategy* strategy) { strategy_ = strategy; }
   /// Every logged key, in the order first logged.
   const std::vector<ResultMetric*>& ordered() const { return ordered_; }
   /// Whether a key was logged for the first time since the last call.
@@ -81,6 +90,7 @@ class ResultCollection {
 
  private:
   bool training_;
+  strategies::Strategy* strategy_ = nullptr;
   // Keyed by "fx.name"; `ordered_` points into it (map nodes do not move).
   std::map<std::string, ResultMetric> metrics_;
   std::vector<ResultMetric*> ordered_;

@@ -10,6 +10,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,6 +34,8 @@ class Precision;
 }  // namespace plugins
 
 namespace strategies {
+
+class Launcher;
 
 /// Subclass SingleDeviceStrategy (or, with issue "DDP", a distributed one) and pass it as an
 /// object (`TrainerOptions{.strategy = std::make_shared<MyStrategy>()}`), or register it by name
@@ -79,6 +82,12 @@ class Strategy {
   virtual void set_parallel_devices(const std::vector<torch::Device>& devices) = 0;
   /// The name this strategy is registered under ("single_device").
   virtual std::string name() const = 0;
+  /// What starts this run's other processes before `fit`/`validate`/`test`/`predict` run (null:
+  /// the run is this process alone, or was started by a launcher outside, such as torchrun).
+  virtual Launcher* launcher() { return nullptr; }
+  /// A run failed with `error` in this process (Lightning's `on_exception`): a distributed
+  /// strategy tells the other processes, so that their errors name this one.
+  virtual void on_exception(const std::exception_ptr& error) {}
 
   // --- one batch --------------------------------------------------------------------------
   /// The precision plugin's dtype conversion, then the module's `on_before_batch_transfer`,
@@ -92,6 +101,10 @@ class Strategy {
   /// The precision plugin's loss scaling, then the module's `backward` hook; returns the loss
   /// backward ran on. `optimizer` is null in manual optimization.
   virtual torch::Tensor backward(const torch::Tensor& loss, torch::optim::Optimizer* optimizer);
+  /// Whether `backward` synchronises gradients between processes (Lightning's
+  /// `block_backward_sync`): the training loop turns it off for accumulation micro-steps, so
+  /// only the step that updates the weights communicates. No effect in one process.
+  virtual void set_backward_sync(bool enabled) {}
   /// The precision plugin's update: `closure` (forward and backward), `after_closure` (the
   /// hooks and clipping, on unscaled gradients), `optimizer.step()`.
   virtual torch::Tensor optimizer_step(torch::optim::Optimizer& optimizer, const std::function<torch::Tensor()>& closure,

@@ -166,7 +166,9 @@ struct TrainerOptions {
   std::optional<Deterministic> deterministic;
   std::optional<bool> benchmark;
   bool inference_mode = true;
-  /// Unset: true. Only `true` until distributed training exists (a sampler per process).
+  /// Unset: true. Under a distributed strategy, each process's dataloaders get a
+  /// DistributedSampler (training: shuffled with the `seed_everything` seed; a sampler of yours
+  /// is wrapped). false: the loaders are used as given (shard them yourself).
   std::optional<bool> use_distributed_sampler;
   /// Lightning 1.x's name of `use_distributed_sampler`.
   std::optional<bool> replace_sampler_ddp;
@@ -177,7 +179,9 @@ struct TrainerOptions {
   /// plugin, each at most once (and not also given by a Strategy object); cluster environments
   /// with the DDP issue.
   std::vector<std::shared_ptr<plugins::Plugin>> plugins;
-  /// Only `false` until distributed training exists.
+  /// Under a distributed strategy, every `lightning::nn::SyncBatchNorm` of the module computes its
+  /// statistics over all processes (plugins/layer_sync.h says why C++ models declare that layer
+  /// rather than having their BatchNorms swapped).
   bool sync_batchnorm = false;
   int64_t reload_dataloaders_every_n_epochs = 0;
   /// Unset: the current working directory.

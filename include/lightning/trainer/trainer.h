@@ -220,11 +220,12 @@ class Trainer {
   EvaluationLoop& test_loop() const { return *test_loop_; }
   PredictionLoop& predict_loop() const { return *predict_loop_; }
   /// The dataloaders of `stage`: those passed to the entry point, else the datamodule's, else
-  /// the module's `*_dataloader` hook's.
+  /// the module's `*_dataloader` hook's; under a distributed strategy with a DistributedSampler
+  /// each (`use_distributed_sampler`).
   DataLoaders request_dataloaders(RunningStage stage);
   /// The results of the running loop (where `log` writes), or nullptr.
   ResultCollection* results() { return active_results_; }
-  void set_active_results(ResultCollection* results) { active_results_ = results; }
+  void set_active_results(ResultCollection* results);
   /// Name of the hook running now (for `log`'s rules).
   const char* current_fx() const { return current_fx_; }
   /// Calls `fn(callback)` on every callback, recording `hook` as the running hook.
@@ -251,11 +252,14 @@ class Trainer {
 
  private:
   struct RunArgs;
+  /// Through the strategy's launcher, when it has one (it starts the other processes first).
   void run(TrainerFn fn, RunArgs args);
+  void run_here(TrainerFn fn, RunArgs& args);
   /// Prints an error raised while cleaning up after another one (which it must not replace).
   static void report_cleanup_error(const std::string& during, const std::exception_ptr& error);
   void run_stage();
   void attach_data(const RunArgs& args);
+  DataLoaders requested_dataloaders(RunningStage stage);
   void setup_callbacks();
   void setup_optimizers();
   std::optional<std::string> resolve_ckpt_path(const std::optional<std::string>& ckpt_path) const;

@@ -19,4 +19,12 @@ class CheckpointError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// A distributed run that cannot go on: the rendezvous could not be made, or a collective
+/// failed because another process stopped. The message names the operation, this process's rank
+/// and, when it reported one, the rank that failed first and its error.
+class DistributedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 }  // namespace lightning
