@@ -149,20 +149,41 @@ std::string result_line(const Run& r) {
                      r.allreduce_ms);
 }
 
-/// This program again with `--role role`, in a clean environment: its result line.
-Run run_ddp(const std::string& role, int64_t steps) {
-  const std::string out = fmt::format("/tmp/ddp_scaling_{}_{}.txt", role, ::getpid());
-  const std::string command =
-      fmt::format("env -u LOCAL_RANK -u MASTER_PORT -u WORLD_SIZE -u NODE_RANK OMP_NUM_THREADS=1 /proc/{}/exe --role "
-                  "{} {} {}",
-                  ::getpid(), role, steps, out);
-  if (std::system(command.c_str()) != 0) throw std::runtime_error("the DDP run failed: " + command);
-  Run r;
-  std::ifstream in(out);
-  in >> r.samples_per_s >> r.step_us >> r.synced_backward_ms >> r.local_backward_ms >> r.allreduce_ms;
+/// This program again with `--role role`, in a clean environment, `copies` at once: the result
+/// line of each.
+std::vector<Run> run_role(const std::string& role, int64_t steps, int copies = 1) {
+  std::string command = "(";
+  for (int i = 0; i < copies; ++i)
+    command += fmt::format(
+        "env -u LOCAL_RANK -u MASTER_PORT -u WORLD_SIZE -u NODE_RANK OMP_NUM_THREADS=1 /proc/{}/exe --role {} {} "
+        "/tmp/ddp_scaling_{}_{}_{}.txt & ",
+        ::getpid(), role, steps, role, ::getpid(), i);
+  command += "wait) > /dev/null 2>&1";
+  if (std::system(command.c_str()) != 0) throw std::runtime_error("a run failed: " + command);
+  std::vector<Run> runs(copies);
+  for (int i = 0; i < copies; ++i) {
+    const auto out = fmt::format("/tmp/ddp_scaling_{}_{}_{}.txt", role, ::getpid(), i);
+    std::ifstream in(out);
+    auto& r = runs[i];
+    if (!(in >> r.samples_per_s >> r.step_us >> r.synced_backward_ms >> r.local_backward_ms >> r.allreduce_ms))
+      throw std::runtime_error("no result from " + role);
+    std::remove(out.c_str());
+  }
+  return runs;
+}
+
+/// PyTorch's own DDP on the same model and batch (bench/python/ddp_baseline.py), microseconds per
+/// step; 0 when Debian's python3-torch is missing.
+double python_step_us(const std::string& kind, int processes, int64_t steps) {
+  const std::string out = fmt::format("/tmp/ddp_scaling_py_{}.txt", ::getpid());
+  const std::string command = fmt::format(
+      "env -u LOCAL_RANK -u MASTER_PORT -u WORLD_SIZE -u RANK OMP_NUM_THREADS=1 /usr/bin/python3 "
+      "{}/bench/python/ddp_baseline.py {} {} {} {} {} > /dev/null 2>&1",
+      LIGHTNING_SOURCE_DIR, kind, processes, steps, 29000 + ::getpid() % 1000, out);
+  double us = 0;
+  if (std::system(command.c_str()) == 0) std::ifstream(out) >> us;
   std::remove(out.c_str());
-  r.world = 2;
-  return r;
+  return us;
 }
 
 }  // namespace
@@ -170,34 +191,71 @@ Run run_ddp(const std::string& role, int64_t steps) {
 int main(int argc, char** argv) {
   torch::set_num_threads(1);
   if (argc >= 5 && std::string(argv[1]) == "--role") {
-    // A DDP run (rank 0 writes the result; rank 1 only trains).
+    // A run in a process of its own; rank 0 writes the result line. "cnn": DDP, every step
+    // synchronises; "cnn-accumulate": every other one (backward with and without the all-reduce,
+    // in one run); "alone": one process without DDP (the driver starts two at once: the machine's
+    // own scaling); "tiny": DDP on the tiny model.
     const std::string role = argv[2];
     const int64_t steps = std::stoll(argv[3]);
-    const auto r = role == "cnn" ? fit(true, 2, steps, 64, 2) : fit(false, 2, steps * 10, 32, 1);
-    if (r.world > 1 && L::rank_zero_only_rank() == 0) std::ofstream(argv[4]) << result_line(r);
+    const auto r = role == "tiny"    ? fit(false, 2, steps * 10, 32, 1)
+                   : role == "alone" ? fit(true, 1, steps, 64, 1)
+                                     : fit(true, 2, steps, 64, role == "cnn" ? 1 : 2);
+    if (L::rank_zero_only_rank() == 0) std::ofstream(argv[4]) << result_line(r);
     return 0;
   }
   const int64_t steps = argc > 1 ? std::stoll(argv[1]) : 60;
-  std::cout << fmt::format("ddp_scaling: Fashion-MNIST CNN, batch 64 per process, {} steps; 1 intra-op thread per "
-                           "process; Gloo over loopback\n",
-                           steps);
-  const auto single = fit(true, 1, steps, 64, 2);
-  const auto ddp = run_ddp("cnn", steps);
-  std::cout << fmt::format("  1 process : {:8.1f} samples/s\n", single.samples_per_s);
-  std::cout << fmt::format("  2 processes: {:8.1f} samples/s   ratio {:.2f}x (target >= 1.7x)\n", ddp.samples_per_s,
-                           ddp.samples_per_s / single.samples_per_s);
+  const int rounds = argc > 2 ? std::stoi(argv[2]) : 3;
+  std::cout << fmt::format(
+      "ddp_scaling: Fashion-MNIST CNN, batch 64 per process, {} steps, {} rounds (medians); 1 intra-op thread per "
+      "process; Gloo over loopback\n",
+      steps, rounds);
+  // Rounds interleave every case, so that the machine's noise falls on all of them alike.
+  std::vector<double> single, ddp, alone, single_backward, synced, local, allreduce, tiny1, tiny2, py_ratio, py_ddp, py_tiny;
+  for (int round = 0; round < rounds; ++round) {
+    const auto one = fit(true, 1, steps, 64, 1);
+    single.push_back(one.samples_per_s);
+    single_backward.push_back(one.synced_backward_ms);
+    ddp.push_back(run_role("cnn", steps).front().samples_per_s);
+    const auto split = run_role("cnn-accumulate", steps).front();
+    synced.push_back(split.synced_backward_ms);
+    local.push_back(split.local_backward_ms);
+    allreduce.push_back(split.allreduce_ms);
+    const auto two = run_role("alone", steps, 2);
+    alone.push_back(two[0].samples_per_s + two[1].samples_per_s);
+    tiny1.push_back(fit(false, 1, steps * 10, 32, 1).step_us);
+    tiny2.push_back(run_role("tiny", steps).front().step_us);
+    const double py1 = python_step_us("cnn", 1, steps), py2 = python_step_us("cnn", 2, steps);
+    if (py1 > 0 && py2 > 0) {
+      py_ratio.push_back(2 * py1 / py2);
+      py_ddp.push_back(2 * 64 / (py2 * 1e-6));
+    }
+    if (const double t = python_step_us("tiny", 2, steps * 10); t > 0) py_tiny.push_back(t);
+  }
+  const double ratio = bench::median(ddp) / bench::median(single);
+  std::cout << fmt::format("  1 process  : {:8.1f} samples/s\n", bench::median(single));
+  std::cout << fmt::format("  2 processes: {:8.1f} samples/s   ratio {:.2f}x (target >= 1.7x)\n", bench::median(ddp),
+                           ratio);
+  std::cout << fmt::format(
+      "  2 independent processes at once, no DDP: {:8.1f} samples/s together, ratio {:.2f}x (what the machine "
+      "allows)\n",
+      bench::median(alone), bench::median(alone) / bench::median(single));
+  if (!py_ratio.empty())
+    std::cout << fmt::format(
+        "  PyTorch's own DDP (python3-torch, a bare loop), same model and batch: 2 processes {:8.1f} samples/s, "
+        "ratio {:.2f}x over its 1 process; ours/PyTorch's 2-process samples/s: {:.2f}x\n",
+        bench::median(py_ddp), bench::median(py_ratio), bench::median(ddp) / bench::median(py_ddp));
   // Backward with the reducer's all-reduce against backward without it (accumulation micro-steps
   // of the same run), and the all-reduce of the same bytes alone.
-  const double exposed = std::max(0.0, ddp.synced_backward_ms - ddp.local_backward_ms);
-  const double hidden = ddp.allreduce_ms > 0 ? std::clamp(1.0 - exposed / ddp.allreduce_ms, 0.0, 1.0) : 0.0;
+  const double exposed = std::max(0.0, bench::median(synced) - bench::median(local));
+  const double hidden = std::clamp(1.0 - exposed / bench::median(allreduce), 0.0, 1.0);
   std::cout << fmt::format(
-      "  backward: {:.2f} ms synchronised, {:.2f} ms local; all-reduce of the gradients alone {:.2f} ms; hidden "
-      "behind backward: {:.0f}%\n",
-      ddp.synced_backward_ms, ddp.local_backward_ms, ddp.allreduce_ms, hidden * 100);
-  const auto tiny_single = fit(false, 1, steps * 10, 32, 1);
-  const auto tiny_ddp = run_ddp("tiny", steps);
+      "  backward: {:.2f} ms in 1 process; under DDP {:.2f} ms synchronised, {:.2f} ms local; all-reduce of the "
+      "gradients alone {:.2f} ms; hidden behind backward: {:.0f}%\n",
+      bench::median(single_backward), bench::median(synced), bench::median(local), bench::median(allreduce),
+      hidden * 100);
   std::cout << fmt::format(
-      "  tiny MLP 32-64-10, batch 32: {:.1f} us/step in 1 process, {:.1f} us/step in 2 (DDP adds {:.1f} us/step)\n",
-      tiny_single.step_us, tiny_ddp.step_us, tiny_ddp.step_us - tiny_single.step_us);
+      "  tiny MLP 32-64-10, batch 32: {:.1f} us/step in 1 process, {:.1f} us/step in 2 (DDP adds {:.1f} us/step){}\n",
+      bench::median(tiny1), bench::median(tiny2), bench::median(tiny2) - bench::median(tiny1),
+      py_tiny.empty() ? "" : fmt::format("; PyTorch's own DDP: {:.1f} us/step", bench::median(py_tiny)));
   return 0;
 }

@@ -2,6 +2,7 @@
 // dataset-fashion-mnist package, validated every epoch and tested at the end.
 //
 //   ./build/examples/fashion_mnist --max_epochs 2 --batch_size 64 --num_workers 2 --accelerator auto
+//   ./build/examples/fashion_mnist --accelerator cpu --devices 2    # two processes with DDP
 #include <lightning/lightning.h>
 
 #include <CLI/CLI.hpp>
@@ -56,15 +57,15 @@ struct FashionClassifier : L::LightningModule {
 
   L::StepOutput validation_step(const L::Batch& batch, int64_t, int64_t) override {
     auto logits = forward(batch[0]);
-    log("val_loss", torch::nn::functional::cross_entropy(logits, batch[1]), {.prog_bar = true});
-    log("val_acc", accuracy(logits, batch[1]), {.prog_bar = true});
+    log("val_loss", torch::nn::functional::cross_entropy(logits, batch[1]), {.prog_bar = true, .sync_dist = true});
+    log("val_acc", accuracy(logits, batch[1]), {.prog_bar = true, .sync_dist = true});
     return {};
   }
 
   L::StepOutput test_step(const L::Batch& batch, int64_t, int64_t) override {
     auto logits = forward(batch[0]);
-    log("test_loss", torch::nn::functional::cross_entropy(logits, batch[1]));
-    log("test_acc", accuracy(logits, batch[1]));
+    log("test_loss", torch::nn::functional::cross_entropy(logits, batch[1]), {.sync_dist = true});
+    log("test_acc", accuracy(logits, batch[1]), {.sync_dist = true});
     return {};
   }
 
@@ -115,10 +116,16 @@ int main(int argc, char** argv) {
   int num_workers = 2;
   double lr = 1e-3;
   std::string accelerator = "auto", arch = "cnn", data_dir = L::FashionMNIST::kDefaultRoot, root_dir = ".";
+  std::string strategy = "auto", devices = "auto";
+  int64_t num_nodes = 1;
   app.add_option("--max_epochs", max_epochs, "Epochs to train")->check(CLI::PositiveNumber);
   app.add_option("--batch_size", batch_size, "Training batch size")->check(CLI::PositiveNumber);
   app.add_option("--num_workers", num_workers, "DataLoader worker threads")->check(CLI::NonNegativeNumber);
   app.add_option("--accelerator", accelerator, "cpu, gpu/cuda or auto");
+  app.add_option("--strategy", strategy, "auto, ddp, ...");
+  app.add_option("--devices", devices, "auto, a count (2: two processes with DDP) or GPU indices (\"0,1\")");
+  app.add_option("--num_nodes", num_nodes, "Machines (with NODE_RANK, MASTER_ADDR, MASTER_PORT set)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--model", arch, "cnn or mlp")->check(CLI::IsMember({"cnn", "mlp"}));
   app.add_option("--lr", lr, "Adam learning rate")->check(CLI::PositiveNumber);
   app.add_option("--data_dir", data_dir, "Folder with the Fashion-MNIST IDX files");
@@ -135,12 +142,17 @@ int main(int argc, char** argv) {
     // Keep the best epoch by validation accuracy, and last.ckpt to resume from.
     auto checkpoint = std::make_shared<L::ModelCheckpoint>(L::ModelCheckpointOptions{
         .filename = "{epoch}-{val_acc:.4f}", .monitor = "val_acc", .save_last = true, .mode = "max"});
-    L::Trainer trainer({.accelerator = accelerator, .callbacks = {checkpoint}, .max_epochs = max_epochs,
+    L::Trainer trainer({.accelerator = accelerator,
+                        .strategy = strategy,
+                        .devices = devices,
+                        .num_nodes = num_nodes,
+                        .callbacks = {checkpoint},
+                        .max_epochs = max_epochs,
                         .default_root_dir = root_dir});
     trainer.fit(model, data, ckpt_path);
     if (trainer.interrupted()) return 130;
     auto results = trainer.test(model, data, "best");
-    std::cout << "test accuracy: " << results.at(0).at("test_acc") << std::endl;
+    if (trainer.is_global_zero()) std::cout << "test accuracy: " << results.at(0).at("test_acc") << std::endl;
   } catch (const L::MisconfigurationException& e) {
     std::cerr << "error: " << e.what() << std::endl;
     return 2;

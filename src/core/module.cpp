@@ -188,6 +188,16 @@ Trainer& LightningModule::trainer() const {
 
 int64_t LightningModule::current_epoch() const { return trainer_ ? trainer_->current_epoch() : 0; }
 int64_t LightningModule::global_step() const { return trainer_ ? trainer_->global_step() : 0; }
+torch::Tensor LightningModule::all_gather(const torch::Tensor& data, bool sync_grads) {
+  return trainer().strategy().all_gather(data, sync_grads);
+}
+
+void LightningModule::barrier(const std::string& name) { trainer().strategy().barrier(name); }
+
+torch::IValue LightningModule::broadcast(const torch::IValue& obj, int64_t src) {
+  return trainer().strategy().broadcast(obj, src);
+}
+
 bool LightningModule::is_global_zero() const { return !trainer_ || trainer_->is_global_zero(); }
 
 void LightningModule::save_hyperparameters(const Hyperparameters& hparams) {

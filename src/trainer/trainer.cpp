@@ -34,6 +34,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
 
 namespace lightning {
 
@@ -284,6 +285,7 @@ void Trainer::run_here(TrainerFn fn, RunArgs& args) {
     if (datamodule_) datamodule_->prepare_data();
     call_module("prepare_data", [](LightningModule& m) { m.prepare_data(); });
     strategy_->setup_environment();
+    if (world_size() > 1) verify_same_flags_on_every_rank();
     if (datamodule_) datamodule_->setup(stage);
     call_hooks(
         "setup", [&](Callback& c) { c.setup(*this, module, stage); }, [&](LightningModule& m) { m.setup(stage); });
@@ -340,6 +342,50 @@ void Trainer::run_here(TrainerFn fn, RunArgs& args) {
     on_exception(std::current_exception());
     throw;
   }
+}
+
+void Trainer::verify_same_flags_on_every_rank() {
+  // What decides how many batches, steps and collectives each rank runs: a rank that differs
+  // would wait in a collective the others never enter.
+  const auto& o = *options_;
+  int64_t parameters = 0;
+  for (const auto& p : model_->parameters()) parameters += p.numel();
+  const std::vector<std::pair<std::string, std::string>> flags{
+      {"entry point", to_string(*state_.fn)},
+      {"max_epochs", std::to_string(o.max_epochs)},
+      {"min_epochs", std::to_string(o.min_epochs)},
+      {"max_steps", std::to_string(o.max_steps)},
+      {"min_steps", o.min_steps ? std::to_string(*o.min_steps) : "None"},
+      {"limit_train_batches", o.limit_train_batches.str()},
+      {"limit_val_batches", o.limit_val_batches.str()},
+      {"limit_test_batches", o.limit_test_batches.str()},
+      {"limit_predict_batches", o.limit_predict_batches.str()},
+      {"val_check_interval", o.val_check_interval.str()},
+      {"check_val_every_n_epoch", o.check_val_every_n_epoch ? std::to_string(*o.check_val_every_n_epoch) : "None"},
+      {"num_sanity_val_steps", std::to_string(o.num_sanity_val_steps)},
+      {"accumulate_grad_batches", std::to_string(o.accumulate_grad_batches)},
+      {"precision", o.precision},
+      {"the module's parameter count", std::to_string(parameters)}};
+  std::string mine;
+  for (const auto& [name, value] : flags) mine += name + "=" + value + "\n";
+  const auto rank0 = strategy_->broadcast(mine).toStringRef();
+  if (strategy_->reduce_boolean_decision(mine == rank0)) return;
+  if (mine == rank0)
+    throw MisconfigurationException(fmt::format(
+        "Another rank was started with different Trainer flags than rank 0{} (its own error names them); accepted: "
+        "the same flags and module on every rank",
+        global_rank() == 0 ? "" : fmt::format(", which rank {} shares", global_rank())));
+  std::vector<std::string> differences;
+  std::istringstream theirs(rank0);
+  std::string line;
+  for (const auto& [name, value] : flags) {
+    std::getline(theirs, line);
+    if (line != name + "=" + value) differences.push_back(fmt::format("{}={} where rank 0 has {}", name, value, line));
+  }
+  throw MisconfigurationException(
+      fmt::format("Rank {} was started with different Trainer flags than rank 0: {}; accepted: the same flags and "
+                  "module on every rank (start every process with the same arguments)",
+                  global_rank(), fmt::join(differences, ", ")));
 }
 
 void Trainer::check_checkpoint_folders() const {

@@ -4,6 +4,7 @@
 #include "helpers/boring_model.h"
 #include "helpers/errors.h"
 #include "helpers/processes.h"
+#include "helpers/python.h"
 #include "helpers/temp_dir.h"
 
 #include <lightning/lightning.h>
@@ -20,6 +21,7 @@
 #include <torch/serialize.h>
 
 #include <csignal>
+#include <functional>
 #include <cstdlib>
 #include <fstream>
 
@@ -75,8 +77,10 @@ struct WorkerModel : L::LightningModule {
     return {};
   }
   L::OptimizerConfig configure_optimizers() override {
+    estimated_stepping_batches = trainer().estimated_stepping_batches();
     return std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
   }
+  int64_t estimated_stepping_batches = -1;
 };
 
 std::shared_ptr<WorkerModel> seeded_model(const std::string& failure, bool batch_norm) {
@@ -99,7 +103,7 @@ L::TrainerOptions worker_options(const std::string& root) {
           .devices = static_cast<int>(env_int("LIGHTNING_DDP_DEVICES", 2)),
           .num_nodes = env_int("LIGHTNING_DDP_NODES", 1),
           .precision = "64-true",  // the comparisons then show the algorithm, not float32 rounding
-          .max_epochs = 2,
+          .max_epochs = env_int("LIGHTNING_DDP_MAX_EPOCHS", 2),
           .num_sanity_val_steps = 0,
           .enable_progress_bar = false,
           .enable_model_summary = false,
@@ -117,7 +121,8 @@ struct Reference {
   torch::Tensor weights;
   double val_loss;
 };
-Reference single_process(int64_t batch, int64_t accumulate, bool batch_norm = false) {
+Reference single_process(int64_t batch, int64_t accumulate, bool batch_norm = false,
+                         std::optional<std::string> ckpt_path = std::nullopt) {
   auto model = seeded_model("", batch_norm);
   L::DataLoader train(dataset(), {.batch_size = 2 * batch,
                                   .sampler = std::make_shared<L::DistributedSampler>(
@@ -126,7 +131,7 @@ Reference single_process(int64_t batch, int64_t accumulate, bool batch_norm = fa
   L::Trainer trainer(
       L::testing::quiet({.precision = "64-true", .max_epochs = 2, .num_sanity_val_steps = 0,
                          .accumulate_grad_batches = accumulate}));
-  trainer.fit(model, train, val);
+  trainer.fit(model, train, val, ckpt_path);
   return {flat_weights(*model), trainer.callback_metrics().at("val_loss").item<double>()};
 }
 
@@ -152,6 +157,22 @@ std::map<std::string, std::string> worker_env(const std::string& scenario, const
 const std::vector<std::string> kWorkerArgs{"--gtest_filter=DDPWorker.DISABLED_Run", "--gtest_also_run_disabled_tests"};
 constexpr auto kTimeout = std::chrono::seconds(240);
 
+/// Two workers of one process each, started by hand as two nodes on 127.0.0.1 (`num_nodes=2`),
+/// with `env(node)` added to each one's environment.
+std::vector<std::unique_ptr<ChildProcess>> start_two_nodes(
+    const TempDir& dir, const std::function<std::map<std::string, std::string>(int)>& env) {
+  const auto port = std::to_string(L::testing::free_port());
+  std::vector<std::unique_ptr<ChildProcess>> nodes;
+  for (int node = 0; node < 2; ++node) {
+    auto vars = env(node);
+    vars.insert({{"LIGHTNING_DDP_DEVICES", "1"}, {"LIGHTNING_DDP_NODES", "2"}, {"MASTER_ADDR", "127.0.0.1"},
+                 {"MASTER_PORT", port}});
+    nodes.push_back(std::make_unique<ChildProcess>(kWorkerArgs, worker_env("fit", dir.str(), vars),
+                                                   dir.file("node" + std::to_string(node) + ".txt")));
+  }
+  return nodes;
+}
+
 void expect_same(const torch::Tensor& a, const torch::Tensor& b, double rtol = 1e-6) {
   ASSERT_EQ(a.sizes(), b.sizes());
   const double err = ((a - b).abs() / (b.abs() + 1e-8)).max().item<double>();
@@ -172,13 +193,16 @@ TEST(DDPWorker, DISABLED_Run) {
   L::DataLoader train(dataset(), {.batch_size = batch});
   L::DataLoader val(dataset(), {.batch_size = batch});
   L::Trainer trainer(worker_options(out));
-  trainer.fit(model, train, val);
+  const auto ckpt = env_or("LIGHTNING_DDP_CKPT", "");
+  trainer.fit(model, train, val, ckpt.empty() ? std::nullopt : std::optional<std::string>(ckpt));
   const auto rank = std::to_string(trainer.global_rank());
   torch::save(flat_weights(*model), out + "/weights_" + rank + ".pt");
   std::ofstream(out + "/val_loss_" + rank + ".txt") << fmt::format("{:.17g}", trainer.callback_metrics().at("val_loss").item<double>());
   std::ofstream(out + "/ranks_" + rank + ".txt") << trainer.global_rank() << " " << trainer.local_rank() << " "
                                                   << trainer.node_rank() << " " << trainer.world_size() << " "
-                                                  << trainer.num_devices() << " " << trainer.num_nodes();
+                                                  << trainer.num_devices() << " " << trainer.num_nodes() << " "
+                                                  << trainer.num_training_batches() << " "
+                                                  << model->estimated_stepping_batches;
 }
 
 TEST(DDP, TwoProcessesEqualOneProcessWithTheirBatchesTogether) {
@@ -197,7 +221,9 @@ TEST(DDP, TwoProcessesEqualOneProcessWithTheirBatchesTogether) {
   std::ifstream ranks(dir.file("ranks_1.txt"));
   std::string line;
   std::getline(ranks, line);
-  EXPECT_EQ(line, "1 1 0 2 2 1");  // global, local, node rank; world size; devices; nodes
+  // Global, local, node rank; world size; devices; nodes; batches per epoch and stepping batches,
+  // counted per rank as Lightning counts them (96 samples / 2 ranks / batch 8 = 6, over 2 epochs).
+  EXPECT_EQ(line, "1 1 0 2 2 1 6 12");
   // Rank 0 alone writes the logger's files and the checkpoint.
   EXPECT_TRUE(path_exists(dir.file("lightning_logs/version_0/checkpoints/epoch=1-step=12.ckpt")))
       << result.output;
@@ -257,15 +283,9 @@ TEST(DDP, SyncBatchnormRejectsATorchBatchNormItCannotReach) {
 
 TEST(DDP, TwoNodesStartedByHandWithNodeRank) {
   TempDir dir;
-  const auto port = std::to_string(L::testing::free_port());
-  std::vector<std::unique_ptr<ChildProcess>> nodes;
-  for (int node = 0; node < 2; ++node)
-    nodes.push_back(std::make_unique<ChildProcess>(
-        kWorkerArgs,
-        worker_env("fit", dir.str(),
-                   {{"LIGHTNING_DDP_DEVICES", "1"}, {"LIGHTNING_DDP_NODES", "2"}, {"NODE_RANK", std::to_string(node)},
-                    {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}}),
-        dir.file("node" + std::to_string(node) + ".txt")));
+  auto nodes = start_two_nodes(dir, [](int node) {
+    return std::map<std::string, std::string>{{"NODE_RANK", std::to_string(node)}};
+  });
   for (auto& node : nodes) {
     auto result = node->wait(kTimeout);
     ASSERT_EQ(result.exit_code, 0) << result.output;
@@ -273,28 +293,23 @@ TEST(DDP, TwoNodesStartedByHandWithNodeRank) {
   std::ifstream ranks(dir.file("ranks_1.txt"));
   std::string line;
   std::getline(ranks, line);
-  EXPECT_EQ(line, "1 0 1 2 1 2");
+  EXPECT_EQ(line, "1 0 1 2 1 2 6 12");
   expect_same(read_rank(dir.str(), 1).weights, single_process(8, 1).weights);
 }
 
 TEST(DDP, TorchrunAndSlurmVariablesAreUsedAsTheyAre) {
   for (const std::string style : {"torchrun", "slurm"}) {
     TempDir dir;
-    const auto port = std::to_string(L::testing::free_port());
-    std::vector<std::unique_ptr<ChildProcess>> ranks;
-    for (int rank = 0; rank < 2; ++rank) {
-      std::map<std::string, std::string> env{{"LIGHTNING_DDP_DEVICES", "1"}, {"LIGHTNING_DDP_NODES", "2"},
-                                             {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", port}};
+    auto ranks = start_two_nodes(dir, [&](int rank) {
       const auto r = std::to_string(rank);
       if (style == "torchrun")
-        env.insert({{"RANK", r}, {"LOCAL_RANK", "0"}, {"GROUP_RANK", r}, {"LOCAL_WORLD_SIZE", "1"}, {"WORLD_SIZE", "2"}});
-      else
-        env.insert({{"SLURM_NTASKS", "2"}, {"SLURM_PROCID", r}, {"SLURM_LOCALID", "0"}, {"SLURM_NODEID", r},
-                    {"SLURM_NNODES", "2"}, {"SLURM_NTASKS_PER_NODE", "1"}, {"SLURM_JOB_NAME", "train"},
-                    {"SLURM_JOB_ID", "4242"}, {"SLURM_JOB_NODELIST", "localhost"}});
-      ranks.push_back(std::make_unique<ChildProcess>(kWorkerArgs, worker_env("fit", dir.str(), env),
-                                                     dir.file("rank" + r + ".txt")));
-    }
+        return std::map<std::string, std::string>{
+            {"RANK", r}, {"LOCAL_RANK", "0"}, {"GROUP_RANK", r}, {"LOCAL_WORLD_SIZE", "1"}, {"WORLD_SIZE", "2"}};
+      return std::map<std::string, std::string>{
+          {"SLURM_NTASKS", "2"},     {"SLURM_PROCID", r},          {"SLURM_LOCALID", "0"},
+          {"SLURM_NODEID", r},       {"SLURM_NNODES", "2"},        {"SLURM_NTASKS_PER_NODE", "1"},
+          {"SLURM_JOB_NAME", "train"}, {"SLURM_JOB_ID", "4242"}, {"SLURM_JOB_NODELIST", "localhost"}};
+    });
     for (auto& rank : ranks) {
       auto result = rank->wait(kTimeout);
       ASSERT_EQ(result.exit_code, 0) << style << ":\n" << result.output;
@@ -302,7 +317,7 @@ TEST(DDP, TorchrunAndSlurmVariablesAreUsedAsTheyAre) {
     std::ifstream ranks_file(dir.file("ranks_1.txt"));
     std::string line;
     std::getline(ranks_file, line);
-    EXPECT_EQ(line, "1 0 1 2 1 2") << style;
+    EXPECT_EQ(line, "1 0 1 2 1 2 6 12") << style;
     EXPECT_TRUE(read_rank(dir.str(), 0).weights.equal(read_rank(dir.str(), 1).weights)) << style;
   }
 }
@@ -389,4 +404,51 @@ TEST(DDP, APortInUseIsAClearError) {
                                           std::to_string(ntohs(addr.sin_port))))
       << result.output;
   EXPECT_FALSE(result.left_processes);
+}
+
+TEST(DDP, ACheckpointSavedUnderDDPResumesUnderDDPAndOnOneProcessAndLoadsInPython) {
+  TempDir first, resumed;
+  {
+    ChildProcess run(kWorkerArgs, worker_env("fit", first.str(), {{"LIGHTNING_DDP_MAX_EPOCHS", "1"}}),
+                     first.file("log.txt"));
+    auto result = run.wait(kTimeout);
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+  }
+  const auto ckpt = first.file("lightning_logs/version_0/checkpoints/epoch=0-step=6.ckpt");
+  ASSERT_TRUE(path_exists(ckpt));
+  const auto reference = single_process(8, 1);
+  // Under DDP, the same world size: exactly where the uninterrupted run would be.
+  ChildProcess run(kWorkerArgs, worker_env("fit", resumed.str(), {{"LIGHTNING_DDP_CKPT", ckpt}}),
+                   resumed.file("log.txt"));
+  auto result = run.wait(kTimeout);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  // (1e-5: as in Lightning, the weights are restored into the module before precision="64-true"
+  // converts it, so they pass through float32 once.)
+  expect_same(read_rank(resumed.str(), 0).weights, reference.weights, 1e-5);
+  EXPECT_TRUE(read_rank(resumed.str(), 0).weights.equal(read_rank(resumed.str(), 1).weights));
+  // On one process, with both ranks' batches together.
+  expect_same(single_process(8, 1, false, ckpt).weights, reference.weights, 1e-5);
+  if (!L::testing::python_torch_available()) GTEST_SKIP() << "no python3-torch for the torch.load check";
+  const auto py = L::testing::run_python(
+      "import sys, torch\n"
+      "c = torch.load(sys.argv[1], map_location='cpu')\n"
+      "print(c['epoch'], c['global_step'], sorted(c['state_dict'])[0], len(c['optimizer_states']))\n",
+      first.file("load.py"), "'" + ckpt + "'");
+  EXPECT_EQ(py.exit_code, 0) << py.output;
+  EXPECT_TRUE(contains(py.output, "0 6 net.0.bias 1")) << py.output;
+}
+
+TEST(DDP, RanksStartedWithDifferentFlagsFailNamingTheFlag) {
+  TempDir dir;
+  auto nodes = start_two_nodes(dir, [](int node) {
+    return std::map<std::string, std::string>{{"NODE_RANK", std::to_string(node)},
+                                              {"LIGHTNING_DDP_MAX_EPOCHS", node == 0 ? "2" : "3"}};
+  });
+  auto rank0 = nodes[0]->wait(kTimeout), rank1 = nodes[1]->wait(kTimeout);
+  EXPECT_NE(rank0.exit_code, 0);
+  EXPECT_NE(rank1.exit_code, 0);
+  EXPECT_TRUE(contains(rank1.output, "Rank 1 was started with different Trainer flags than rank 0: max_epochs=3 "
+                                     "where rank 0 has max_epochs=2"))
+      << rank1.output;
+  EXPECT_TRUE(contains(rank0.output, "Another rank was started with different Trainer flags than rank 0")) << rank0.output;
 }

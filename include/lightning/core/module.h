@@ -265,6 +265,14 @@ class LightningModule : public torch::nn::Module {
   /// manual optimization).
   std::vector<std::shared_ptr<optim::LRScheduler>> lr_schedulers() const;
 
+  /// Lightning's `self.all_gather`: `data` of every process, stacked along a new first dimension
+  /// (as it is in one process); with `sync_grads`, gradients flow back to each process's slice.
+  torch::Tensor all_gather(const torch::Tensor& data, bool sync_grads = false);
+  /// The strategy's `barrier` and `broadcast` (Lightning has them on `trainer.strategy` only; here
+  /// also on the module, for symmetry with all_gather).
+  void barrier(const std::string& name = "");
+  torch::IValue broadcast(const torch::IValue& obj, int64_t src = 0);
+
   /// Prints a line on the global-zero process only (Lightning's `self.print`).
   template <typename... Args>
   void print(fmt::format_string<Args...> format, Args&&... args) const {

@@ -271,6 +271,9 @@ class Trainer {
   void verify_manual_optimization_support() const;
   /// Every folder a fit may save checkpoints in is writable (or can be created).
   void check_checkpoint_folders() const;
+  /// Under several processes: the flags that decide the loops (and the module's size) are rank
+  /// 0's on every rank, or every rank throws MisconfigurationException naming the difference.
+  void verify_same_flags_on_every_rank();
 
   std::unique_ptr<detail::ResolvedOptions> options_;
   std::shared_ptr<strategies::Strategy> strategy_;
