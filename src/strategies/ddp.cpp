@@ -199,9 +199,10 @@ DDPStrategy::DDPStrategy(Options options)
     : ParallelStrategy(options.accelerator, options.parallel_devices, options.cluster_environment,
                        options.checkpoint_io, options.precision_plugin),
       options_(std::move(options)) {
-  if (options_.start_method != "popen")
+  if (options_.start_method != "popen" && options_.start_method != "spawn")
     throw MisconfigurationException(fmt::format(
-        "DDPStrategy(start_method='{}') is not supported by this build; accepted: 'popen' (strategy='ddp')",
+        "DDPStrategy(start_method='{}') is not supported by this build; accepted: 'popen' (strategy='ddp'), 'spawn' "
+        "(strategy='ddp_spawn')",
         options_.start_method));
   if (options_.process_group_backend && *options_.process_group_backend != "gloo" &&
       *options_.process_group_backend != "nccl")
@@ -218,7 +219,7 @@ DDPStrategy::DDPStrategy(Options options)
 
 DDPStrategy::~DDPStrategy() = default;
 
-std::string DDPStrategy::name() const { return "ddp"; }
+std::string DDPStrategy::name() const { return options_.start_method == "spawn" ? "ddp_spawn" : "ddp"; }
 
 std::string DDPStrategy::process_group_backend() const {
   if (options_.process_group_backend) return *options_.process_group_backend;
@@ -226,8 +227,12 @@ std::string DDPStrategy::process_group_backend() const {
 }
 
 Launcher* DDPStrategy::launcher() {
-  if (!launcher_ && cluster_environment_)
-    launcher_ = std::make_unique<SubprocessScriptLauncher>(*cluster_environment_, num_processes(), num_nodes_);
+  if (!launcher_ && cluster_environment_) {
+    if (options_.start_method == "spawn")
+      launcher_ = std::make_unique<SpawnLauncher>(*cluster_environment_, num_processes(), num_nodes_, checkpoint_io_);
+    else
+      launcher_ = std::make_unique<SubprocessScriptLauncher>(*cluster_environment_, num_processes(), num_nodes_);
+  }
   return launcher_.get();
 }
 

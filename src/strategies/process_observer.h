@@ -2,6 +2,7 @@
 // The launcher's watch over the processes it started (Lightning's `_ChildProcessObserver`).
 #include <chrono>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace lightning::detail {
@@ -21,5 +22,8 @@ void exit_if_a_child_failed(std::chrono::milliseconds wait);
 /// Sends `signal` to the children still running and reaps them; they are no longer watched (this
 /// process is failing on its own account, and reports that).
 void kill_children(int signal);
+
+/// "exited with code 3", "was killed by signal 9 (SIGKILL)": a waitpid status, for messages.
+std::string describe_status(int status);
 
 }  // namespace lightning::detail

@@ -8,6 +8,8 @@ namespace lightning::strategies {
 StrategyRegistry::StrategyRegistry() : Registry("StrategyRegistry", "strategy", "a Strategy", {"auto"}) {
   add("single_device", [] { return std::make_shared<SingleDeviceStrategy>(); }, "SingleDeviceStrategy");
   add("ddp", [] { return std::make_shared<DDPStrategy>(); }, "DDPStrategy");
+  add("ddp_spawn", [] { return std::make_shared<DDPStrategy>(DDPStrategy::Options{.start_method = "spawn"}); },
+      "DDPStrategy (start_method='spawn')");
   // Lightning's names for DistributedDataParallel's find_unused_parameters.
   for (bool find_unused : {false, true})
     add(find_unused ? "ddp_find_unused_parameters_true" : "ddp_find_unused_parameters_false",

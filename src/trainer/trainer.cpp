@@ -8,6 +8,7 @@
 #include "lightning/callbacks/on_exception_checkpoint.h"
 #include "lightning/callbacks/progress_bar.h"
 #include "lightning/callbacks/timer.h"
+#include "lightning/checkpoint/checkpoint.h"
 #include "lightning/loggers/logger.h"
 #include "lightning/loggers/tensorboard.h"
 #include "lightning/logging/logger_connector.h"
@@ -233,12 +234,61 @@ void Trainer::attach_data(const RunArgs& args) {
 void Trainer::run(TrainerFn fn, RunArgs args) {
   auto* launcher = strategy_->launcher();
   if (!launcher) return run_here(fn, args);
+  std::optional<Dict> results;
   try {
-    launcher->launch([&] { run_here(fn, args); });
+    const bool send_back = launcher->returns_results();
+    results = launcher->launch([&] {
+      run_here(fn, args);
+      return send_back ? spawn_results() : new_dict();
+    });
   } catch (...) {
     launcher->kill(SIGKILL);  // the others would wait for this process until the timeout
     throw;
   }
+  if (results) restore_spawn_results(fn, args, *results);
+}
+
+Dict Trainer::spawn_results() const {
+  // Lightning's `_collect_rank_zero_results`: what `ddp_spawn`'s caller gets back.
+  auto out = new_dict();
+  const auto* checkpoint = checkpoint_callback();
+  out.insert("best_model_path", checkpoint ? checkpoint->best_model_path : std::string());
+  out.insert("state_dict", module_state_dict(*model_));
+  auto metrics = new_dict();
+  for (const auto& [key, value] : logger_connector_->callback_metrics()) metrics.insert(key, value);
+  out.insert("callback_metrics", metrics);
+  auto results = new_list();
+  for (const auto& per_loader : eval_results_) {
+    auto d = new_dict();
+    for (const auto& [key, value] : per_loader) d.insert(key, value);
+    results.push_back(d);
+  }
+  out.insert("eval_results", results);
+  return out;
+}
+
+void Trainer::restore_spawn_results(TrainerFn fn, const RunArgs& args, const Dict& results) {
+  // Lightning's `_recover_results_in_main_process`: the weights, the best checkpoint's path, the
+  // metrics and the state of the run that rank 0 made.
+  if (args.model) {
+    if (model_ && model_ != args.model && model_->trainer_ == this) model_->trainer_ = nullptr;
+    model_ = args.model;
+  }
+  if (!model_) return;
+  model_->trainer_ = this;
+  load_module_state_dict(*model_, results.at("state_dict").toGenericDict(), /*strict=*/true, "ddp_spawn's rank 0");
+  setup_callbacks();
+  if (auto* checkpoint = checkpoint_callback()) checkpoint->best_model_path = results.at("best_model_path").toStringRef();
+  auto& metrics = logger_connector_->callback_metrics();
+  metrics.clear();
+  for (const auto& entry : results.at("callback_metrics").toGenericDict())
+    metrics.insert_or_assign(entry.key().toStringRef(), entry.value().toTensor());
+  eval_results_.clear();
+  for (const auto& per_loader : results.at("eval_results").toList()) {
+    auto& row = eval_results_.emplace_back();
+    for (const auto& entry : per_loader.get().toGenericDict()) row[entry.key().toStringRef()] = entry.value().toDouble();
+  }
+  state_ = TrainerState{fn, TrainerStatus::Finished, std::nullopt};
 }
 
 void Trainer::run_here(TrainerFn fn, RunArgs& args) {

@@ -76,6 +76,10 @@ struct WorkerModel : L::LightningModule {
     log("val_loss", torch::nn::functional::cross_entropy(forward(batch[0]), batch[1]), {.sync_dist = true});
     return {};
   }
+  L::StepOutput test_step(const L::Batch& batch, int64_t, int64_t) override {
+    log("test_loss", torch::nn::functional::cross_entropy(forward(batch[0]), batch[1]), {.sync_dist = true});
+    return {};
+  }
   L::OptimizerConfig configure_optimizers() override {
     estimated_stepping_batches = trainer().estimated_stepping_batches();
     return std::make_shared<torch::optim::SGD>(parameters(), torch::optim::SGDOptions(0.1).momentum(0.9));
@@ -120,6 +124,7 @@ bool path_exists(const std::string& path) { return ::access(path.c_str(), F_OK) 
 struct Reference {
   torch::Tensor weights;
   double val_loss;
+  double test_loss;
 };
 Reference single_process(int64_t batch, int64_t accumulate, bool batch_norm = false,
                          std::optional<std::string> ckpt_path = std::nullopt) {
@@ -132,7 +137,9 @@ Reference single_process(int64_t batch, int64_t accumulate, bool batch_norm = fa
       L::testing::quiet({.precision = "64-true", .max_epochs = 2, .num_sanity_val_steps = 0,
                          .accumulate_grad_batches = accumulate}));
   trainer.fit(model, train, val, ckpt_path);
-  return {flat_weights(*model), trainer.callback_metrics().at("val_loss").item<double>()};
+  const double val_loss = trainer.callback_metrics().at("val_loss").item<double>();
+  const double test_loss = trainer.test(model, val).at(0).at("test_loss");
+  return {flat_weights(*model), val_loss, test_loss};
 }
 
 struct RankResult {
@@ -196,8 +203,15 @@ TEST(DDPWorker, DISABLED_Run) {
   const auto ckpt = env_or("LIGHTNING_DDP_CKPT", "");
   trainer.fit(model, train, val, ckpt.empty() ? std::nullopt : std::optional<std::string>(ckpt));
   const auto rank = std::to_string(trainer.global_rank());
+  const double val_loss = trainer.callback_metrics().at("val_loss").item<double>();
+  if (env_int("LIGHTNING_DDP_THEN_TEST", 0)) {
+    const auto results = trainer.test(model, val);
+    std::ofstream(out + "/test_loss_" + rank + ".txt") << fmt::format("{:.17g}", results.at(0).at("test_loss"));
+  }
   torch::save(flat_weights(*model), out + "/weights_" + rank + ".pt");
-  std::ofstream(out + "/val_loss_" + rank + ".txt") << fmt::format("{:.17g}", trainer.callback_metrics().at("val_loss").item<double>());
+  std::ofstream(out + "/val_loss_" + rank + ".txt") << fmt::format("{:.17g}", val_loss);
+  if (const auto* checkpoint = trainer.checkpoint_callback())
+    std::ofstream(out + "/best_" + rank + ".txt") << checkpoint->best_model_path;
   std::ofstream(out + "/ranks_" + rank + ".txt") << trainer.global_rank() << " " << trainer.local_rank() << " "
                                                   << trainer.node_rank() << " " << trainer.world_size() << " "
                                                   << trainer.num_devices() << " " << trainer.num_nodes() << " "
@@ -371,10 +385,15 @@ TEST(DDP, StrategyNamesAndFlagErrors) {
   ASSERT_NE(ddp, nullptr);
   EXPECT_TRUE(ddp->options().find_unused_parameters);
   EXPECT_EQ(ddp->process_group_backend(), "gloo");
+  EXPECT_EQ(L::Trainer(L::testing::quiet({.accelerator = "cpu", .strategy = "ddp_spawn", .devices = 2})).strategy().name(),
+            "ddp_spawn");
   auto message = error_of([] {
     L::strategies::DDPStrategy bad(L::strategies::DDPStrategy::Options{.process_group_backend = "mpi"});
   });
   EXPECT_TRUE(contains(message, "process_group_backend='mpi'")) << message;
+  message = error_of([] { L::strategies::DDPStrategy bad(L::strategies::DDPStrategy::Options{.start_method = "fork"}); });
+  EXPECT_TRUE(contains(message, "start_method='fork'")) << message;
+  EXPECT_TRUE(contains(message, "accepted: 'popen' (strategy='ddp'), 'spawn' (strategy='ddp_spawn')")) << message;
   message = error_of([] {
     L::Trainer t(L::testing::quiet({.accelerator = "cpu", .strategy = "single_device", .devices = 2}));
   });
@@ -451,4 +470,42 @@ TEST(DDP, RanksStartedWithDifferentFlagsFailNamingTheFlag) {
                                      "where rank 0 has max_epochs=2"))
       << rank1.output;
   EXPECT_TRUE(contains(rank0.output, "Another rank was started with different Trainer flags than rank 0")) << rank0.output;
+}
+
+TEST(DDP, SpawnReturnsWeightsMetricsAndTheBestCheckpointToTheCaller) {
+  TempDir dir;
+  ChildProcess run(kWorkerArgs,
+                   worker_env("fit", dir.str(), {{"LIGHTNING_DDP_STRATEGY", "ddp_spawn"}, {"LIGHTNING_DDP_THEN_TEST", "1"}}),
+                   dir.file("log.txt"));
+  auto result = run.wait(kTimeout);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_FALSE(result.left_processes);
+  // fit, then test: the test's workers start from the weights the fit sent back.
+  double test_loss = 0;
+  std::ifstream(dir.file("test_loss_0.txt")) >> test_loss;
+  // The caller trained nothing: what it wrote after fit is what rank 0 sent back.
+  const auto caller = read_rank(dir.str(), 0);
+  const auto reference = single_process(8, 1);
+  expect_same(caller.weights, reference.weights);
+  EXPECT_NEAR(caller.val_loss, reference.val_loss, 1e-6 * std::abs(reference.val_loss));
+  EXPECT_NEAR(test_loss, reference.test_loss, 1e-6 * std::abs(reference.test_loss));
+  std::ifstream best(dir.file("best_0.txt"));
+  std::string path;
+  std::getline(best, path);
+  EXPECT_EQ(path, dir.file("lightning_logs/version_0/checkpoints/epoch=1-step=12.ckpt"));
+  EXPECT_TRUE(path_exists(path));
+  // The workers ended with their fit: none ran the rest of the program.
+  EXPECT_FALSE(path_exists(dir.file("weights_1.pt")));
+}
+
+TEST(DDP, SpawnWithAWorkerKilledFailsInTheCallerNamingTheRank) {
+  TempDir dir;
+  ChildProcess run(kWorkerArgs, worker_env("kill", dir.str(), {{"LIGHTNING_DDP_STRATEGY", "ddp_spawn"}}),
+                   dir.file("log.txt"));
+  auto result = run.wait(kTimeout);
+  EXPECT_FALSE(result.timed_out) << result.output;
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_TRUE(contains(result.output, "ddp_spawn: the process of rank 1 (local rank 1")) << result.output;
+  EXPECT_TRUE(contains(result.output, "was killed by signal 9 (SIGKILL)")) << result.output;
+  EXPECT_FALSE(result.left_processes);
 }

@@ -28,7 +28,9 @@ class DDPStrategy : public ParallelStrategy {
     /// How long a collective (and the rendezvous) waits for the other processes before failing
     /// (PyTorch's default process-group timeout, 30 minutes).
     std::chrono::milliseconds timeout = std::chrono::minutes(30);
-    /// "popen" (`strategy="ddp"`: the program is run again for each process).
+    /// "popen" (`strategy="ddp"`: this process is rank 0 and runs the program again for the
+    /// others) or "spawn" (`strategy="ddp_spawn"`: every rank is a new run of the program, and
+    /// this process gets rank 0's results back; strategies/launcher.h).
     std::string start_method = "popen";
     // DistributedDataParallel's own arguments, with its defaults.
     bool find_unused_parameters = false;
@@ -43,7 +45,7 @@ class DDPStrategy : public ParallelStrategy {
   ~DDPStrategy() override;
 
   const Options& options() const { return options_; }
-  /// "ddp".
+  /// "ddp", or "ddp_spawn" with start_method "spawn".
   std::string name() const override;
   /// The backend in use: the one given, else chosen from the root device.
   std::string process_group_backend() const;

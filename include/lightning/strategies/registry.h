@@ -1,6 +1,6 @@
 #pragma once
 /// StrategyRegistry: the names the `strategy` flag accepts (Lightning's `StrategyRegistry`):
-/// "single_device", "ddp", "ddp_find_unused_parameters_false" and
+/// "single_device", "ddp", "ddp_spawn", "ddp_find_unused_parameters_false" and
 /// "ddp_find_unused_parameters_true"; "auto" is the Trainer's choice (DDP for several devices or
 /// nodes, else one device). Register your own strategy to select it by name.
 #include "lightning/strategies/strategy.h"

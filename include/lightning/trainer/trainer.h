@@ -255,6 +255,9 @@ class Trainer {
   /// Through the strategy's launcher, when it has one (it starts the other processes first).
   void run(TrainerFn fn, RunArgs args);
   void run_here(TrainerFn fn, RunArgs& args);
+  /// `ddp_spawn`: what rank 0 sends back to the caller, and the caller's restoring of it.
+  Dict spawn_results() const;
+  void restore_spawn_results(TrainerFn fn, const RunArgs& args, const Dict& results);
   /// Prints an error raised while cleaning up after another one (which it must not replace).
   static void report_cleanup_error(const std::string& during, const std::exception_ptr& error);
   void run_stage();
