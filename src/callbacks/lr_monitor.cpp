@@ -4,6 +4,7 @@
 #include "lightning/logging/logger_connector.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/rank_zero.h"
 #include "optim/param_groups.h"
 #include "utilities/type_name.h"
 
@@ -32,9 +33,8 @@ void LearningRateMonitor::on_train_start(Trainer& trainer, LightningModule& modu
     for (const auto& optimizer : module.optimizers())
       for (const auto& group : optimizer->param_groups())
         if (!detail::momentum_of(group.options()))
-          std::cerr << "You have set log_momentum=true, but some optimizers do not have momentum. This will log a "
-                       "value 0 for the momentum."
-                    << std::endl;
+          rank_zero_info("You have set log_momentum=true, but some optimizers do not have momentum. This will log a "
+                         "value 0 for the momentum.");
   // Lightning's names: the config's `name` or lr-<Optimizer>, a counter suffix for repeated
   // unnamed types, /pgN for groups; schedulers first, then optimizers without one.
   names_.clear();

@@ -4,6 +4,7 @@
 #include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/rank_zero.h"
 #include "utilities/fs.h"
 
 #include <fmt/format.h>
@@ -189,7 +190,7 @@ void ModelCheckpoint::save_topk_checkpoint(Trainer& trainer, const std::map<std:
         "you call log('{0}', value) in the LightningModule?",
         *options_.monitor, fmt::join(keys, ", "));
     if (trainer.validation_has_run()) throw MisconfigurationException(message);
-    std::cerr << message << std::endl;
+    rank_zero_info(message);
   }
   save_monitor_checkpoint(trainer, candidates);
 }
@@ -210,9 +211,9 @@ void ModelCheckpoint::save_monitor_checkpoint(Trainer& trainer,
   if (current.defined() && check_monitor_top_k(trainer, current)) {
     update_best_and_save(current, trainer, candidates);
   } else if (options_.verbose) {
-    std::cerr << fmt::format("Epoch {}, global step {}: '{}' was not in top {}", candidates.at("epoch").item<int64_t>(),
-                             candidates.at("step").item<int64_t>(), *options_.monitor, options_.save_top_k)
-              << std::endl;
+    rank_zero_info(fmt::format("Epoch {}, global step {}: '{}' was not in top {}",
+                               candidates.at("epoch").item<int64_t>(), candidates.at("step").item<int64_t>(),
+                               *options_.monitor, options_.save_top_k));
   }
 }
 
@@ -254,10 +255,10 @@ void ModelCheckpoint::update_best_and_save(const torch::Tensor& value, Trainer& 
   best_model_path = best->first;
   best_model_score = best->second;
   if (options_.verbose)
-    std::cerr << fmt::format("Epoch {}, global step {}: '{}' reached {:.5f} (best {:.5f}), saving model to '{}' as top {}",
-                             candidates.at("epoch").item<int64_t>(), candidates.at("step").item<int64_t>(),
-                             *options_.monitor, current.item<double>(), best_model_score.item<double>(), filepath, k)
-              << std::endl;
+    rank_zero_info(fmt::format(
+        "Epoch {}, global step {}: '{}' reached {:.5f} (best {:.5f}), saving model to '{}' as top {}",
+        candidates.at("epoch").item<int64_t>(), candidates.at("step").item<int64_t>(), *options_.monitor,
+        current.item<double>(), best_model_score.item<double>(), filepath, k));
   save_checkpoint(trainer, filepath);
   // The new file is complete (atomic save) before the one it replaces goes.
   if (!del_filepath.empty() && del_filepath != filepath) remove_checkpoint(trainer, del_filepath);
@@ -381,12 +382,11 @@ void ModelCheckpoint::load_state_dict(const Dict& state) {
     }
     if (state.contains("last_model_path")) last_model_path = string_from(get("last_model_path"));
   } else {
-    std::cerr << fmt::format(
-                     "The dirpath has changed from '{}' to '{}', therefore best_model_score, kth_best_model_path, "
-                     "kth_value, last_model_path and best_k_models won't be reloaded. Only best_model_path will be "
-                     "reloaded.",
-                     saved_dir.toStringRef(), *dirpath_)
-              << std::endl;
+    rank_zero_info(fmt::format(
+        "The dirpath has changed from '{}' to '{}', therefore best_model_score, kth_best_model_path, "
+        "kth_value, last_model_path and best_k_models won't be reloaded. Only best_model_path will be "
+        "reloaded.",
+        saved_dir.toStringRef(), *dirpath_));
   }
   best_model_path = string_from(get("best_model_path"));
 }

@@ -3,6 +3,7 @@
 #include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/rank_zero.h"
 
 #include <fmt/format.h>
 
@@ -77,9 +78,8 @@ void Timer::check_time_remaining(Trainer& trainer) {
   if (trainer.strategy().broadcast(time_elapsed("train") >= duration_->count()).toBool()) {
     trainer.should_stop = true;
     if (verbose_)
-      std::cerr << fmt::format("Time limit reached. Elapsed time is {:.0f}s. Signaling Trainer to stop.",
-                               time_elapsed("train"))
-                << std::endl;
+      rank_zero_info(fmt::format("Time limit reached. Elapsed time is {:.0f}s. Signaling Trainer to stop.",
+                                 time_elapsed("train")));
   }
 }
 

@@ -1,6 +1,7 @@
 #include "loops/data_setup.h"
 
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/rank_zero.h"
 #include "trainer/resolved_options.h"
 
 #include <fmt/format.h>
@@ -16,11 +17,10 @@ int64_t loader_length(const DataLoader& loader) {
 
 DataLoader maybe_without_shuffle(const DataLoader& loader, bool overfit, const char* which) {
   if (!overfit || !loader.options().shuffle) return loader;
-  std::cerr << fmt::format(
-                   "You requested to overfit but enabled {} dataloader shuffling. We are turning off the {} "
-                   "dataloader shuffling for you.",
-                   which, which)
-            << std::endl;
+  rank_zero_info(fmt::format(
+      "You requested to overfit but enabled {} dataloader shuffling. We are turning off the {} "
+      "dataloader shuffling for you.",
+      which, which));
   return loader.without_shuffle();
 }
 

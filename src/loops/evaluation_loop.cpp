@@ -7,6 +7,7 @@
 #include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/rank_zero.h"
 #include "loops/data_setup.h"
 #include "loops/grad_mode.h"
 #include "trainer/resolved_options.h"
@@ -180,7 +181,7 @@ std::vector<std::map<std::string, double>> EvaluationLoop::run(bool sanity_check
         throw MisconfigurationException(fmt::format(
             "No `{0}()` method defined to run `Trainer.{1}`; accepted: a LightningModule that overrides {0}",
             stage.step_name, stage.entry_point));
-      std::cerr << "You passed in a val dataloader but have no `validation_step`. Skipping val loop." << std::endl;
+      rank_zero_info("You passed in a val dataloader but have no `validation_step`. Skipping val loop.");
       step_available = false;
     }
     t.eval_dataloader_idx = -1;

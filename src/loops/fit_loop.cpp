@@ -5,6 +5,7 @@
 #include "lightning/logging/logger_connector.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/rank_zero.h"
 #include "lightning/utilities/seed.h"
 #include "loops/data_setup.h"
 #include "trainer/resolved_options.h"
@@ -30,7 +31,7 @@ bool FitLoop::can_stop_early() const {
 bool FitLoop::done() {
   auto& t = trainer_;
   auto stop = [](const std::string& why) {
-    std::cerr << "`Trainer.fit` stopped: " << why << std::endl;
+    rank_zero_info(std::string("`Trainer.fit` stopped: ") + why);
     return true;
   };
   if (t.max_epochs() == 0) return stop("`max_epochs=0` reached.");
@@ -42,12 +43,11 @@ bool FitLoop::done() {
     return stop(fmt::format("`max_epochs={}` reached.", max_epochs));
   if (t.should_stop) {
     if (can_stop_early()) return stop("`trainer.should_stop` was set.");
-    std::cerr << fmt::format(
-                     "Trainer was signaled to stop but the required `min_epochs={}` or `min_steps={}` has not been "
-                     "met. Training will continue...",
-                     t.min_epochs(),
-                     t.min_steps() ? std::to_string(*t.min_steps()) : "None")
-              << std::endl;
+    rank_zero_info(fmt::format(
+        "Trainer was signaled to stop but the required `min_epochs={}` or `min_steps={}` has not been "
+        "met. Training will continue...",
+        t.min_epochs(),
+        t.min_steps() ? std::to_string(*t.min_steps()) : "None"));
   }
   return false;
 }
@@ -100,12 +100,11 @@ void FitLoop::setup_data() {
         1, static_cast<int64_t>(static_cast<double>(num_training_batches_) * std::get<double>(interval.value)));
   }
   if (!t.loggers().empty() && num_training_batches_ < o.log_every_n_steps && o.fast_dev_run == 0)
-    std::cerr << fmt::format(
-                     "The number of training batches ({}) is smaller than the logging interval "
-                     "Trainer(log_every_n_steps={}). Set a lower value for log_every_n_steps if you want to see logs "
-                     "for the training epoch.",
-                     num_training_batches_, o.log_every_n_steps)
-              << std::endl;
+    rank_zero_info(fmt::format(
+        "The number of training batches ({}) is smaller than the logging interval "
+        "Trainer(log_every_n_steps={}). Set a lower value for log_every_n_steps if you want to see logs "
+        "for the training epoch.",
+        num_training_batches_, o.log_every_n_steps));
 }
 
 void FitLoop::run_sanity_check() {

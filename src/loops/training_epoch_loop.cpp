@@ -7,6 +7,7 @@
 #include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/rank_zero.h"
 #include "trainer/resolved_options.h"
 #include "trainer/signals.h"
 
@@ -151,11 +152,10 @@ void TrainingEpochLoop::update_lr_schedulers(const char* interval, bool plateau)
               "ReduceLROnPlateau conditioned on metric {} which is not available. Available metrics are: [{}]. "
               "Condition can be set using `monitor` key in lr scheduler dict",
               *c.monitor, fmt::join(available, ", ")));
-        std::cerr << fmt::format(
-                         "ReduceLROnPlateau conditioned on metric {} which is not available but strict is set to "
-                         "`False`. Skipping learning rate update.",
-                         *c.monitor)
-                  << std::endl;
+        rank_zero_info(fmt::format(
+            "ReduceLROnPlateau conditioned on metric {} which is not available but strict is set to "
+            "`False`. Skipping learning rate update.",
+            *c.monitor));
         continue;
       }
       metric = it->second.item<double>();

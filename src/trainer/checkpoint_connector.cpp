@@ -16,6 +16,7 @@
 #include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/rank_zero.h"
 #include "lightning/version.h"
 #include "trainer/resolved_options.h"
 #include "utilities/fs.h"
@@ -270,7 +271,7 @@ std::optional<std::string> Trainer::resolve_ckpt_path(const std::optional<std::s
   if (!requested) {
     if (fitting) {
       if (auto hpc = hpc_checkpoint()) {
-        std::cerr << fmt::format("Resuming from the HPC checkpoint '{}' left by a preempted run.", *hpc) << std::endl;
+        rank_zero_info(fmt::format("Resuming from the HPC checkpoint '{}' left by a preempted run.", *hpc));
         return hpc;
       }
     }
@@ -320,9 +321,8 @@ std::optional<std::string> Trainer::resolve_ckpt_path(const std::optional<std::s
                                     [](const std::string& c) { return !detail::path_exists(c); }),
                      candidates.end());
     if (candidates.empty()) {
-      std::cerr << "ckpt_path=\"last\" is set, but there is no last checkpoint available. No checkpoint will be "
-                   "loaded."
-                << std::endl;
+      rank_zero_info("ckpt_path=\"last\" is set, but there is no last checkpoint available. No checkpoint will be "
+                     "loaded.");
       return std::nullopt;
     }
     return *std::max_element(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {

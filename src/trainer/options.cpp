@@ -3,6 +3,7 @@
 #include "lightning/callbacks/timer.h"
 #include "lightning/precision/precision.h"
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/rank_zero.h"
 #include "trainer/resolved_options.h"
 
 
@@ -114,9 +115,8 @@ ResolvedOptions resolve(const TrainerOptions& o) {
   if (o.max_epochs) {
     r.max_epochs = *o.max_epochs;
   } else if (o.max_steps == -1 && !timed) {
-    std::cerr << "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set "
-                 "`max_epochs=-1`."
-              << std::endl;
+    rank_zero_info("`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set "
+                   "`max_epochs=-1`.");
     r.max_epochs = 1000;
   } else {
     r.max_epochs = -1;

@@ -21,6 +21,7 @@
 #include "lightning/strategies/launcher.h"
 #include "lightning/strategies/strategy.h"
 #include "lightning/utilities/errors.h"
+#include "lightning/utilities/rank_zero.h"
 #include "trainer/accelerator_connector.h"
 #include "trainer/resolved_options.h"
 #include "trainer/signals.h"
@@ -98,9 +99,8 @@ Trainer::Trainer(TrainerOptions options)
                                                                                          : std::nullopt);
   if (benchmark) at::globalContext().setBenchmarkCuDNN(*benchmark);
   if (deterministic && *deterministic != "false" && options.benchmark.value_or(false))
-    std::cerr << "You passed `deterministic=True` and `benchmark=True`. Note that PyTorch ignores "
-                 "torch.backends.cudnn.deterministic=True when torch.backends.cudnn.benchmark=True."
-              << std::endl;
+    rank_zero_info("You passed `deterministic=True` and `benchmark=True`. Note that PyTorch ignores "
+                   "torch.backends.cudnn.deterministic=True when torch.backends.cudnn.benchmark=True.");
   logger_connector_ = std::make_unique<LoggerConnector>(*this);
   fit_loop_ = std::make_unique<FitLoop>(*this);
   validate_loop_ = std::make_unique<EvaluationLoop>(*this, RunningStage::Validating);
@@ -304,13 +304,12 @@ void Trainer::run_here(TrainerFn fn, RunArgs& args) {
     args.model = model_;
     if (!args.ckpt_path) {
       args.ckpt_path = "best";
-      std::cerr << fmt::format(
-                       "`.{0}(ckpt_path=None)` was called without a model. The best model of the previous `fit` call "
-                       "will be used. You can pass `.{0}(ckpt_path='best')` to use the best model or "
-                       "`.{0}(ckpt_path='last')` to use the last model. If you pass a value, this warning will be "
-                       "silenced.",
-                       to_string(fn))
-                << std::endl;
+      rank_zero_info(fmt::format(
+          "`.{0}(ckpt_path=None)` was called without a model. The best model of the previous `fit` call "
+          "will be used. You can pass `.{0}(ckpt_path='best')` to use the best model or "
+          "`.{0}(ckpt_path='last')` to use the last model. If you pass a value, this warning will be "
+          "silenced.",
+          to_string(fn)));
     }
   }
   if (model_ && model_ != args.model && model_->trainer_ == this) model_->trainer_ = nullptr;
@@ -345,7 +344,7 @@ void Trainer::run_here(TrainerFn fn, RunArgs& args) {
     ckpt_path_ = resolve_ckpt_path(args.ckpt_path);
     std::optional<Dict> checkpoint;
     if (ckpt_path_) {
-      std::cerr << fmt::format("Restoring states from the checkpoint path at {}", *ckpt_path_) << std::endl;
+      rank_zero_info(fmt::format("Restoring states from the checkpoint path at {}", *ckpt_path_));
       checkpoint = strategy_->load_checkpoint(*ckpt_path_);
       restore_modules_and_callbacks(*checkpoint, *ckpt_path_);
     }

@@ -300,10 +300,15 @@ TEST(DDP, TwoNodesStartedByHandWithNodeRank) {
   auto nodes = start_two_nodes(dir, [](int node) {
     return std::map<std::string, std::string>{{"NODE_RANK", std::to_string(node)}};
   });
+  std::vector<std::string> outputs;
   for (auto& node : nodes) {
     auto result = node->wait(kTimeout);
     ASSERT_EQ(result.exit_code, 0) << result.output;
+    outputs.push_back(result.output);
   }
+  // Messages meant once per run come from rank 0 (rank_zero_info).
+  EXPECT_TRUE(contains(outputs[0], "`Trainer.fit` stopped: `max_epochs=2` reached.")) << outputs[0];
+  EXPECT_FALSE(contains(outputs[1], "`Trainer.fit` stopped")) << outputs[1];
   std::ifstream ranks(dir.file("ranks_1.txt"));
   std::string line;
   std::getline(ranks, line);
