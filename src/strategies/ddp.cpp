@@ -41,6 +41,12 @@ ProcessGroupState& process_group() {
 
 constexpr size_t kBroadcastBucketBytes = 250u * 1024 * 1024;  // DistributedDataParallel's
 
+/// c10's messages carry a backtrace after their first line.
+std::string first_line(std::string message) {
+  if (auto nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
+  return message;
+}
+
 std::string failure_key(int64_t rank) { return fmt::format("lightning/failed/{}", rank); }
 
 /// What the other ranks reported of their failures, through the store (empty if none did or the
@@ -74,10 +80,8 @@ auto collective(const std::string& what, F&& f) -> decltype(f()) {
   } catch (const std::exception& e) {
     detail::exit_if_a_child_failed(std::chrono::seconds(2));
     auto& pg = process_group();
-    std::string message = e.what();
-    if (auto nl = message.find('\n'); nl != std::string::npos) message.resize(nl);  // c10's backtrace
-    throw DistributedError(fmt::format("DDP: {} failed on rank {} of {}: {}{}", what, pg.rank, pg.world_size, message,
-                                       reported_failures()));
+    throw DistributedError(fmt::format("DDP: {} failed on rank {} of {}: {}{}", what, pg.rank, pg.world_size,
+                                       first_line(e.what()), reported_failures()));
   }
 }
 
@@ -114,13 +118,11 @@ void init_process_group(const std::string& backend, plugins::ClusterEnvironment&
   try {
     pg.store = c10::make_intrusive<::c10d::TCPStore>(address, store_options);
   } catch (const std::exception& e) {
-    std::string message = e.what();
-    if (auto nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
     throw DistributedError(fmt::format(
         "DDP: rank {} of {} could not {} the rendezvous at MASTER_ADDR={} MASTER_PORT={}: {}; accepted: a port no other "
         "program uses (unset MASTER_PORT to let the launcher pick a free one), and every rank started within the "
         "timeout ({} s)",
-        rank, world_size, rank == 0 ? "open" : "reach", address, port, message, timeout.count() / 1000));
+        rank, world_size, rank == 0 ? "open" : "reach", address, port, first_line(e.what()), timeout.count() / 1000));
   }
   try {
     if (backend == "gloo") {
@@ -132,11 +134,9 @@ void init_process_group(const std::string& backend, plugins::ClusterEnvironment&
 #endif
     }
   } catch (const std::exception& e) {
-    std::string message = e.what();
-    if (auto nl = message.find('\n'); nl != std::string::npos) message.resize(nl);
     pg.store.reset();
     throw DistributedError(fmt::format("DDP: rank {} of {} could not connect to the other ranks ({}): {}", rank,
-                                       world_size, backend, message));
+                                       world_size, backend, first_line(e.what())));
   }
   pg.backend = backend;
   pg.rank = rank;

@@ -60,6 +60,14 @@ std::string describe_status(int status) {
 
 namespace {
 
+/// Sends `signal` to the children still running, then reaps them (the caller holds the lock).
+void kill_remaining(Observer& o, int signal) {
+  for (size_t i = 0; i < o.pids.size(); ++i)
+    if (!o.done[i]) ::kill(o.pids[i], signal);
+  for (size_t i = 0; i < o.pids.size(); ++i)
+    if (!o.done[i]) ::waitpid(o.pids[i], nullptr, 0), o.done[i] = true;
+}
+
 [[noreturn]] void fail_with(Observer& o, size_t index, int status) {
   std::cerr << fmt::format(
                    "[rank {}] DDP: the process of rank {} (local rank {}, PID {}) {}. Terminating the other processes "
@@ -67,10 +75,8 @@ namespace {
                    o.first_global_rank - 1, o.first_global_rank + static_cast<int64_t>(index), index + 1,
                    o.pids[index], describe_status(status), exit_code_of(status))
             << std::endl;
-  for (size_t i = 0; i < o.pids.size(); ++i)
-    if (!o.done[i]) ::kill(o.pids[i], SIGKILL);
-  for (size_t i = 0; i < o.pids.size(); ++i)
-    if (!o.done[i]) ::waitpid(o.pids[i], nullptr, 0);
+  o.done[index] = true;
+  kill_remaining(o, SIGKILL);
   std::fflush(stdout);
   ::_exit(exit_code_of(status));
 }
@@ -105,8 +111,7 @@ void wait_at_exit() {
                                o.first_global_rank - 1, o.exit_wait.count() / 1000)
                 << std::endl;
       std::lock_guard lock(o.mutex);
-      for (size_t i = 0; i < o.pids.size(); ++i)
-        if (!o.done[i]) ::kill(o.pids[i], SIGKILL), ::waitpid(o.pids[i], nullptr, 0);
+      kill_remaining(o, SIGKILL);
       std::fflush(stdout);
       ::_exit(1);
     }
@@ -145,12 +150,7 @@ void exit_if_a_child_failed(std::chrono::milliseconds wait) {
 void kill_children(int signal) {
   auto& o = observer();
   std::lock_guard lock(o.mutex);
-  for (size_t i = 0; i < o.pids.size(); ++i) {
-    if (o.done[i]) continue;
-    ::kill(o.pids[i], signal);
-    ::waitpid(o.pids[i], nullptr, 0);
-    o.done[i] = true;
-  }
+  kill_remaining(o, signal);
 }
 
 }  // namespace detail
@@ -328,9 +328,11 @@ std::optional<Dict> SpawnLauncher::launch(const std::function<Dict()>& function)
     if (failed) {
       const auto [i, status] = *failed;
       const int pid = procs_[i];
+      std::vector<int> running;
       for (size_t j = 0; j < procs_.size(); ++j)
-        if (!done[j]) ::kill(procs_[j], SIGKILL), ::waitpid(procs_[j], nullptr, 0);
-      procs_.clear();
+        if (!done[j]) running.push_back(procs_[j]);
+      procs_ = std::move(running);
+      kill(SIGKILL);
       throw DistributedError(fmt::format(
           "ddp_spawn: the process of rank {} (local rank {}, PID {}) {}; the other processes were stopped",
           environment_.node_rank() * num_processes_ + static_cast<int64_t>(i), i, pid,
@@ -343,10 +345,8 @@ std::optional<Dict> SpawnLauncher::launch(const std::function<Dict()>& function)
 }
 
 void SpawnLauncher::kill(int signal) {
-  for (int pid : procs_) {
-    ::kill(pid, signal);
-    ::waitpid(pid, nullptr, 0);
-  }
+  for (int pid : procs_) ::kill(pid, signal);
+  for (int pid : procs_) ::waitpid(pid, nullptr, 0);
   procs_.clear();
 }
 

@@ -164,6 +164,13 @@ std::map<std::string, std::string> worker_env(const std::string& scenario, const
 const std::vector<std::string> kWorkerArgs{"--gtest_filter=DDPWorker.DISABLED_Run", "--gtest_also_run_disabled_tests"};
 constexpr auto kTimeout = std::chrono::seconds(240);
 
+/// One run of the worker, to its end; its launcher starts the other rank (its output: log.txt).
+L::testing::ProcessResult run_worker(const std::string& scenario, const TempDir& dir,
+                                     std::map<std::string, std::string> extra = {}) {
+  ChildProcess run(kWorkerArgs, worker_env(scenario, dir.str(), std::move(extra)), dir.file("log.txt"));
+  return run.wait(kTimeout);
+}
+
 /// Two workers of one process each, started by hand as two nodes on 127.0.0.1 (`num_nodes=2`),
 /// with `env(node)` added to each one's environment.
 std::vector<std::unique_ptr<ChildProcess>> start_two_nodes(
@@ -221,8 +228,7 @@ TEST(DDPWorker, DISABLED_Run) {
 
 TEST(DDP, TwoProcessesEqualOneProcessWithTheirBatchesTogether) {
   TempDir dir;
-  ChildProcess run(kWorkerArgs, worker_env("fit", dir.str()), dir.file("log.txt"));
-  auto result = run.wait(kTimeout);
+  auto result = run_worker("fit", dir);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_FALSE(result.left_processes);
   const auto rank0 = read_rank(dir.str(), 0), rank1 = read_rank(dir.str(), 1);
@@ -246,17 +252,14 @@ TEST(DDP, TwoProcessesEqualOneProcessWithTheirBatchesTogether) {
 
 TEST(DDP, AccumulationSynchronisesOnlyTheSteppingBatchAndMatchesOneProcess) {
   TempDir dir;
-  ChildProcess run(kWorkerArgs, worker_env("fit", dir.str(), {{"LIGHTNING_DDP_ACCUMULATE", "2"}}),
-                   dir.file("log.txt"));
-  auto result = run.wait(kTimeout);
+  auto result = run_worker("fit", dir, {{"LIGHTNING_DDP_ACCUMULATE", "2"}});
   ASSERT_EQ(result.exit_code, 0) << result.output;
   expect_same(read_rank(dir.str(), 0).weights, single_process(8, 2).weights);
 }
 
 TEST(DDP, SyncBatchNormMatchesOneProcessWithTheWholeBatch) {
   TempDir dir;
-  ChildProcess run(kWorkerArgs, worker_env("fit", dir.str(), {{"LIGHTNING_DDP_SYNC_BN", "1"}}), dir.file("log.txt"));
-  auto result = run.wait(kTimeout);
+  auto result = run_worker("fit", dir, {{"LIGHTNING_DDP_SYNC_BN", "1"}});
   ASSERT_EQ(result.exit_code, 0) << result.output;
   const auto rank0 = read_rank(dir.str(), 0);
   EXPECT_TRUE(rank0.weights.equal(read_rank(dir.str(), 1).weights));
@@ -343,8 +346,7 @@ TEST(DDP, TorchrunAndSlurmVariablesAreUsedAsTheyAre) {
 
 TEST(DDP, AKilledRankStopsTheRunWithItsStatusAndLeavesNoProcess) {
   TempDir dir;
-  ChildProcess run(kWorkerArgs, worker_env("kill", dir.str()), dir.file("log.txt"));
-  auto result = run.wait(kTimeout);
+  auto result = run_worker("kill", dir);
   EXPECT_FALSE(result.timed_out) << result.output;
   EXPECT_EQ(result.exit_code, 128 + SIGKILL) << result.output;
   EXPECT_TRUE(contains(result.output, "the process of rank 1 (local rank 1")) << result.output;
@@ -355,8 +357,7 @@ TEST(DDP, AKilledRankStopsTheRunWithItsStatusAndLeavesNoProcess) {
 
 TEST(DDP, ARankThatThrowsStopsTheOthersWithAnErrorNamingIt) {
   TempDir dir;
-  ChildProcess run(kWorkerArgs, worker_env("throw", dir.str()), dir.file("log.txt"));
-  auto result = run.wait(kTimeout);
+  auto result = run_worker("throw", dir);
   EXPECT_FALSE(result.timed_out) << result.output;
   EXPECT_NE(result.exit_code, 0);
   EXPECT_TRUE(contains(result.output, "boom in training_step on rank 1")) << result.output;
@@ -416,10 +417,8 @@ TEST(DDP, APortInUseIsAClearError) {
   ::listen(fd, 1);
   socklen_t len = sizeof addr;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ChildProcess run(kWorkerArgs,
-                   worker_env("fit", dir.str(), {{"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(ntohs(addr.sin_port))}}),
-                   dir.file("log.txt"));
-  auto result = run.wait(kTimeout);
+  auto result =
+      run_worker("fit", dir, {{"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(ntohs(addr.sin_port))}});
   ::close(fd);
   EXPECT_FALSE(result.timed_out);
   EXPECT_LT(result.seconds, 60);
@@ -433,18 +432,14 @@ TEST(DDP, APortInUseIsAClearError) {
 TEST(DDP, ACheckpointSavedUnderDDPResumesUnderDDPAndOnOneProcessAndLoadsInPython) {
   TempDir first, resumed;
   {
-    ChildProcess run(kWorkerArgs, worker_env("fit", first.str(), {{"LIGHTNING_DDP_MAX_EPOCHS", "1"}}),
-                     first.file("log.txt"));
-    auto result = run.wait(kTimeout);
+    auto result = run_worker("fit", first, {{"LIGHTNING_DDP_MAX_EPOCHS", "1"}});
     ASSERT_EQ(result.exit_code, 0) << result.output;
   }
   const auto ckpt = first.file("lightning_logs/version_0/checkpoints/epoch=0-step=6.ckpt");
   ASSERT_TRUE(path_exists(ckpt));
   const auto reference = single_process(8, 1);
   // Under DDP, the same world size: exactly where the uninterrupted run would be.
-  ChildProcess run(kWorkerArgs, worker_env("fit", resumed.str(), {{"LIGHTNING_DDP_CKPT", ckpt}}),
-                   resumed.file("log.txt"));
-  auto result = run.wait(kTimeout);
+  auto result = run_worker("fit", resumed, {{"LIGHTNING_DDP_CKPT", ckpt}});
   ASSERT_EQ(result.exit_code, 0) << result.output;
   // (1e-5: as in Lightning, the weights are restored into the module before precision="64-true"
   // converts it, so they pass through float32 once.)
@@ -479,10 +474,8 @@ TEST(DDP, RanksStartedWithDifferentFlagsFailNamingTheFlag) {
 
 TEST(DDP, SpawnReturnsWeightsMetricsAndTheBestCheckpointToTheCaller) {
   TempDir dir;
-  ChildProcess run(kWorkerArgs,
-                   worker_env("fit", dir.str(), {{"LIGHTNING_DDP_STRATEGY", "ddp_spawn"}, {"LIGHTNING_DDP_THEN_TEST", "1"}}),
-                   dir.file("log.txt"));
-  auto result = run.wait(kTimeout);
+  auto result =
+      run_worker("fit", dir, {{"LIGHTNING_DDP_STRATEGY", "ddp_spawn"}, {"LIGHTNING_DDP_THEN_TEST", "1"}});
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_FALSE(result.left_processes);
   // fit, then test: the test's workers start from the weights the fit sent back.
@@ -505,9 +498,7 @@ TEST(DDP, SpawnReturnsWeightsMetricsAndTheBestCheckpointToTheCaller) {
 
 TEST(DDP, SpawnWithAWorkerKilledFailsInTheCallerNamingTheRank) {
   TempDir dir;
-  ChildProcess run(kWorkerArgs, worker_env("kill", dir.str(), {{"LIGHTNING_DDP_STRATEGY", "ddp_spawn"}}),
-                   dir.file("log.txt"));
-  auto result = run.wait(kTimeout);
+  auto result = run_worker("kill", dir, {{"LIGHTNING_DDP_STRATEGY", "ddp_spawn"}});
   EXPECT_FALSE(result.timed_out) << result.output;
   EXPECT_NE(result.exit_code, 0);
   EXPECT_TRUE(contains(result.output, "ddp_spawn: the process of rank 1 (local rank 1")) << result.output;
