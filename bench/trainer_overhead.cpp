@@ -217,6 +217,13 @@ Run bare(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, const st
   return with_trainer(x, y, steps, std::make_shared<Mlp>(false), options);
 }
 
+/// As `bare`, with the SimpleProfiler timing every hook (what profiling costs; no target).
+Run profiled(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, const std::string& root) {
+  L::TrainerOptions options{.logger = false, .enable_checkpointing = false, .enable_progress_bar = false,
+                            .enable_model_summary = false, .profiler = "simple", .default_root_dir = root};
+  return with_trainer(x, y, steps, std::make_shared<Mlp>(false), options);
+}
+
 /// Five scalars logged every step (log_every_n_steps=1) to TensorBoard and CSV, or with
 /// logger=false; bar, summary and checkpointing off.
 Run with_loggers(const torch::Tensor& x, const torch::Tensor& y, int64_t steps, LoggerCase loggers,
@@ -308,11 +315,12 @@ int main(int argc, char** argv) {
 
   ScratchDir scratch;
   hand_written(x, y, steps / 4);  // warm-up (allocator, BLAS)
-  std::vector<Run> hand, user_defaults, bare_trainer, none, both;
+  std::vector<Run> hand, user_defaults, bare_trainer, simple_profiler, none, both;
   const std::vector<std::function<void()>> variants = {
       [&] { hand.push_back(hand_written(x, y, steps)); },
       [&] { user_defaults.push_back(defaults(x, y, steps, sink, scratch.path)); },
       [&] { bare_trainer.push_back(bare(x, y, steps, scratch.path)); },
+      [&] { simple_profiler.push_back(profiled(x, y, steps, scratch.path)); },
       [&] { none.push_back(with_loggers(x, y, steps, LoggerCase::None, scratch.path)); },
       [&] { both.push_back(with_loggers(x, y, steps, LoggerCase::TensorBoardAndCSV, scratch.path)); }};
   // Each round starts at another variant, so that none of them always runs first (or after the
@@ -339,6 +347,7 @@ int main(int argc, char** argv) {
   row("hand-written LibTorch loop (ms/step)", hand, "");
   row("Trainer defaults (bar to a file, log every step)", user_defaults, "  (target <= 1.05)");
   row("Trainer, bar/summary/logging/checkpointing off", bare_trainer, "  (target <= 1.02)");
+  row("as above, profiler=\"simple\"", simple_profiler, "  (what profiling costs)");
 
   auto cell = [&](double Times::*field) {
     return fmt::format("{:>9.4f} {:>6.3f}", median_of(both, steady, field) * 1e3,

@@ -1,13 +1,15 @@
 // The main job: a small CNN (or an MLP) trained on Fashion-MNIST from Debian's
-// dataset-fashion-mnist package, validated every epoch and tested at the end.
+// dataset-fashion-mnist package, validated every epoch and tested at the end, on LightningCLI:
+// every Trainer flag (--trainer.max_epochs or --max_epochs), the model's and the datamodule's
+// arguments (--model mlp --model.lr 0.01, --data.batch_size 128), config files (--config) and
+// --print_config. Without a subcommand it runs `fit` (then `test` with the best checkpoint).
 //
 //   ./build/examples/fashion_mnist --max_epochs 2 --batch_size 64 --num_workers 2 --accelerator auto
-//   ./build/examples/fashion_mnist --accelerator cpu --devices 2    # two processes with DDP
+//   ./build/examples/fashion_mnist fit --accelerator cpu --devices 2    # two processes with DDP
+//   ./build/examples/fashion_mnist fit --print_config > run.yaml; ./build/examples/fashion_mnist fit --config run.yaml
+//   ./build/examples/fashion_mnist test --model mlp --ckpt_path lightning_logs/version_0/checkpoints/last.ckpt
 #include <lightning/lightning.h>
 
-#include <CLI/CLI.hpp>
-
-#include <optional>
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/activation.h>
@@ -73,6 +75,17 @@ struct FashionClassifier : L::LightningModule {
     return std::make_shared<torch::optim::Adam>(parameters(),
                                                 torch::optim::AdamOptions(hparams()["lr"].toDouble()));
   }
+
+  /// The command line picks the architecture by name (`--model mlp`), each with its arguments.
+  static void register_architectures() {
+    for (const char* arch : {"cnn", "mlp"})
+      L::cli::ModelRegistry::instance().register_class(
+          arch, [](L::cli::Arguments& args) { args.add("lr", 1e-3, "Adam learning rate"); },
+          [arch](const L::cli::InitArgs& args) -> std::shared_ptr<L::LightningModule> {
+            return std::make_shared<FashionClassifier>(arch, args.get<double>("lr"));
+          },
+          std::string(arch) == "cnn" ? "Two convolutions, two linear layers" : "One hidden layer of 256");
+  }
 };
 
 /// Train/validation split of the 60000 training images (55000/5000), and the 10000 test images,
@@ -83,7 +96,15 @@ struct FashionMNISTDataModule : L::LightningDataModule {
   int num_workers;
   std::shared_ptr<L::TensorDataset> train, val, test;
 
-  FashionMNISTDataModule(std::string r, int64_t bs, int workers) : root(std::move(r)), batch_size(bs), num_workers(workers) {}
+  static void add_arguments(L::cli::Arguments& args) {
+    args.add("data_dir", std::string(L::FashionMNIST::kDefaultRoot), "Folder with the Fashion-MNIST IDX files");
+    args.add("batch_size", int64_t{64}, "Training batch size");
+    args.add("num_workers", 2, "DataLoader worker threads");
+  }
+  explicit FashionMNISTDataModule(const L::cli::InitArgs& args)
+      : root(args.get<std::string>("data_dir")),
+        batch_size(args.get<int64_t>("batch_size")),
+        num_workers(args.get<int>("num_workers")) {}
 
   void setup(const std::string& stage) override {
     if (stage == "fit" || stage == "validate") {
@@ -111,54 +132,29 @@ struct FashionMNISTDataModule : L::LightningDataModule {
 };
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train a classifier on Fashion-MNIST with lightning"};
-  int64_t max_epochs = 2, batch_size = 64, seed = 42;
-  int num_workers = 2;
-  double lr = 1e-3;
-  std::string accelerator = "auto", arch = "cnn", data_dir = L::FashionMNIST::kDefaultRoot, root_dir = ".";
-  std::string strategy = "auto", devices = "auto";
-  int64_t num_nodes = 1;
-  app.add_option("--max_epochs", max_epochs, "Epochs to train")->check(CLI::PositiveNumber);
-  app.add_option("--batch_size", batch_size, "Training batch size")->check(CLI::PositiveNumber);
-  app.add_option("--num_workers", num_workers, "DataLoader worker threads")->check(CLI::NonNegativeNumber);
-  app.add_option("--accelerator", accelerator, "cpu, gpu/cuda or auto");
-  app.add_option("--strategy", strategy, "auto, ddp, ...");
-  app.add_option("--devices", devices, "auto, a count (2: two processes with DDP) or GPU indices (\"0,1\")");
-  app.add_option("--num_nodes", num_nodes, "Machines (with NODE_RANK, MASTER_ADDR, MASTER_PORT set)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--model", arch, "cnn or mlp")->check(CLI::IsMember({"cnn", "mlp"}));
-  app.add_option("--lr", lr, "Adam learning rate")->check(CLI::PositiveNumber);
-  app.add_option("--data_dir", data_dir, "Folder with the Fashion-MNIST IDX files");
-  app.add_option("--default_root_dir", root_dir, "Where runs write their files");
-  app.add_option("--seed", seed, "Random seed");
-  std::optional<std::string> ckpt_path;
-  app.add_option("--ckpt_path", ckpt_path, "Resume from a checkpoint: a path or \"last\"");
-  CLI11_PARSE(app, argc, argv);
-
-  try {
-    L::seed_everything(static_cast<uint64_t>(seed), /*workers=*/true);
-    auto model = std::make_shared<FashionClassifier>(arch, lr);
-    auto data = std::make_shared<FashionMNISTDataModule>(data_dir, batch_size, num_workers);
-    // Keep the best epoch by validation accuracy, and last.ckpt to resume from.
-    auto checkpoint = std::make_shared<L::ModelCheckpoint>(L::ModelCheckpointOptions{
-        .filename = "{epoch}-{val_acc:.4f}", .monitor = "val_acc", .save_last = true, .mode = "max"});
-    L::Trainer trainer({.accelerator = accelerator,
-                        .strategy = strategy,
-                        .devices = devices,
-                        .num_nodes = num_nodes,
-                        .callbacks = {checkpoint},
-                        .max_epochs = max_epochs,
-                        .default_root_dir = root_dir});
-    trainer.fit(model, data, ckpt_path);
-    if (trainer.interrupted()) return 130;
-    auto results = trainer.test(model, data, "best");
-    if (trainer.is_global_zero()) std::cout << "test accuracy: " << results.at(0).at("test_acc") << std::endl;
-  } catch (const L::MisconfigurationException& e) {
-    std::cerr << "error: " << e.what() << std::endl;
-    return 2;
-  } catch (const L::CheckpointError& e) {
-    std::cerr << "error: " << e.what() << std::endl;
-    return 2;
-  }
-  return 0;
+  FashionClassifier::register_architectures();
+  using CLI = L::LightningCLI<FashionClassifier, FashionMNISTDataModule>;
+  CLI::Hooks hooks;
+  hooks.after_fit = [](CLI& cli) {
+    if (cli.trainer->interrupted()) return;
+    auto results = cli.trainer->test(cli.model, cli.datamodule, "best");
+    if (cli.trainer->is_global_zero()) std::cout << "test accuracy: " << results.at(0).at("test_acc") << std::endl;
+  };
+  // Keep the best epoch by validation accuracy, and last.ckpt to resume from.
+  L::TrainerOptions trainer_defaults{.callbacks = {std::make_shared<L::ModelCheckpoint>(L::ModelCheckpointOptions{
+                                         .filename = "{epoch}-{val_acc:.4f}",
+                                         .monitor = "val_acc",
+                                         .save_last = true,
+                                         .mode = "max"})},
+                                     .max_epochs = 2};
+  CLI cli(argc, argv,
+          {.trainer_defaults = trainer_defaults,
+           .seed_everything_default = 42,
+           .defaults = {{"model", "cnn"}},
+           .subclass_mode_model = true,
+           .default_subcommand = "fit",
+           .unprefixed_flags = true,
+           .description = "Train a classifier on Fashion-MNIST with lightning"},
+          hooks);
+  return cli.trainer->interrupted() ? 130 : 0;
 }

@@ -58,6 +58,7 @@ struct EvaluationStage {
   const char* name;  // in the limit flag and messages: "val", "test"
   const char* entry_point;
   const char* step_name;
+  const char* next_action;  // the profiler's name of a batch fetch
   StepFn step;
   HookPair<std::nullptr_t, ModuleHook> model_eval, model_train;
   HookPair<RunHook, ModuleHook> start, epoch_start, epoch_end, end;
@@ -70,6 +71,7 @@ const EvaluationStage kValidation{
     "val",
     "validate",
     "validation_step",
+    "[_EvaluationLoop].val_next",
     &strategies::Strategy::validation_step,
     {"on_validation_model_eval", nullptr, &LightningModule::on_validation_model_eval},
     {"on_validation_model_train", nullptr, &LightningModule::on_validation_model_train},
@@ -86,6 +88,7 @@ const EvaluationStage kTest{
     "test",
     "test",
     "test_step",
+    "[_EvaluationLoop].test_next",
     &strategies::Strategy::test_step,
     {"on_test_model_eval", nullptr, &LightningModule::on_test_model_eval},
     {"on_test_model_train", nullptr, &LightningModule::on_test_model_train},
@@ -132,7 +135,7 @@ void EvaluationLoop::setup_data() {
   last_reload_epoch_ = epoch;
   logged_steps_.clear();  // new dataloaders: the steps of step-level rows start again at 0 (Lightning)
   max_batches_.clear();
-  if (dataloaders_.empty() && t.state().fn != TrainerFn::Fitting)
+  if (dataloaders_.empty() && !t.runs_fit_loop())
     detail::throw_no_dataloader(stage.name, stage.entry_point);
   const bool validating = stage_ == RunningStage::Validating;
   for (auto& loader : dataloaders_) {
@@ -177,7 +180,7 @@ std::vector<std::map<std::string, double>> EvaluationLoop::run(bool sanity_check
       for (size_t i = 0; i < dataloaders_.size(); ++i)
         if (num_batches[i] > 0) run_dataloader(dataloaders_[i], static_cast<int64_t>(i), num_batches[i]);
     } catch (const detail::StepNotOverridden&) {
-      if (t.state().fn != TrainerFn::Fitting)
+      if (!t.runs_fit_loop())
         throw MisconfigurationException(fmt::format(
             "No `{0}()` method defined to run `Trainer.{1}`; accepted: a LightningModule that overrides {0}",
             stage.step_name, stage.entry_point));
@@ -207,14 +210,21 @@ std::vector<std::map<std::string, double>> EvaluationLoop::run(bool sanity_check
 void EvaluationLoop::run_dataloader(DataLoader& loader, int64_t dataloader_idx, int64_t num_batches) {
   auto& t = trainer_;
   t.eval_dataloader_idx = dataloader_idx;
-  auto it = loader.begin();
+  const char* next_action = stage_table(stage_).next_action;
+  auto it = [&] {
+    auto timed = t.profile(next_action);
+    return loader.begin();
+  }();
   const auto end = loader.end();
   for (int64_t batch_idx = 0; batch_idx < num_batches && it != end; ++batch_idx) {
     Batch batch = std::move(*it);
     batch_progress.is_last_batch = batch_idx + 1 == num_batches;
     evaluation_step(batch, batch_idx, dataloader_idx);
     detail::raise_if_interrupted();
-    if (batch_idx + 1 < num_batches) ++it;
+    if (batch_idx + 1 < num_batches) {
+      auto timed = t.profile(next_action);
+      ++it;
+    }
   }
 }
 

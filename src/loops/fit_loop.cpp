@@ -158,19 +158,19 @@ void FitLoop::run() {
         [&](LightningModule& m) { m.on_train_epoch_start(); });
     epoch_progress.increment_started();
 
-    epoch_loop.run(loader);
+    {
+      auto timed = t.profile("run_training_epoch");
+      epoch_loop.run(loader);
+    }
 
     epoch_progress.increment_processed();
     t.logger_connector().epoch_end_reached();
     // Callbacks first, except those that monitor metrics: they run after the module so they
     // can see what it logged in on_train_epoch_end (Lightning's order).
-    t.call_callbacks("on_train_epoch_end", [&](Callback& c) {
-      if (!c.monitors_metrics()) c.on_train_epoch_end(t, module);
-    });
+    auto epoch_end = [&](Callback& c) { c.on_train_epoch_end(t, module); };
+    t.call_callbacks("on_train_epoch_end", epoch_end, [](const Callback& c) { return !c.monitors_metrics(); });
     t.call_module("on_train_epoch_end", [](LightningModule& m) { m.on_train_epoch_end(); });
-    t.call_callbacks("on_train_epoch_end", [&](Callback& c) {
-      if (c.monitors_metrics()) c.on_train_epoch_end(t, module);
-    });
+    t.call_callbacks("on_train_epoch_end", epoch_end, [](const Callback& c) { return c.monitors_metrics(); });
     if (epoch_loop.num_ready_batches_reached()) epoch_loop.update_lr_schedulers("epoch", true);
     t.logger_connector().update_train_epoch_metrics(epoch_loop.results);
     epoch_progress.increment_completed();

@@ -1,6 +1,7 @@
 #include "lightning/loops/optimization.h"
 
 #include "lightning/callbacks/callback.h"
+#include "lightning/profilers/profiler.h"
 #include "lightning/strategies/strategy.h"
 #include "lightning/trainer/trainer.h"
 #include "lightning/utilities/errors.h"
@@ -10,6 +11,11 @@
 #include <fmt/format.h>
 
 namespace lightning {
+
+namespace {
+/// Lightning's profiler action around a manual `optimizer.step()`.
+constexpr const char* kManualStepAction = "optimizer_step";
+}  // namespace
 
 StepOutput AutomaticOptimization::run(const Batch& batch, int64_t batch_idx, bool accumulate) {
   auto& t = trainer_;
@@ -50,11 +56,15 @@ StepOutput AutomaticOptimization::run(const Batch& batch, int64_t batch_idx, boo
 bool AutomaticOptimization::manual() const { return !trainer_.lightning_module().automatic_optimization; }
 
 void AutomaticOptimization::on_before_step() {
-  if (manual()) manual_step_progress.increment_ready();
+  if (!manual()) return;
+  manual_step_progress.increment_ready();
+  if (trainer_.profiling()) trainer_.profiler().start(kManualStepAction);
 }
 
 void AutomaticOptimization::on_after_step() {
-  if (manual()) manual_step_progress.increment_completed();
+  if (!manual()) return;
+  if (trainer_.profiling()) trainer_.profiler().stop(kManualStepAction);
+  manual_step_progress.increment_completed();
 }
 
 void AutomaticOptimization::after_closure(torch::optim::Optimizer& optimizer) {

@@ -49,7 +49,11 @@ std::vector<std::vector<torch::IValue>> PredictionLoop::run(bool return_predicti
   for (size_t i = 0; i < loaders.size(); ++i) {
     const auto dl = static_cast<int64_t>(i);
     t.eval_dataloader_idx = dl;
-    auto it = loaders[i].begin();
+    constexpr const char* kNextAction = "[_PredictionLoop].predict_next";  // the profiler's name of a fetch
+    auto it = [&] {
+      auto timed = t.profile(kNextAction);
+      return loaders[i].begin();
+    }();
     const auto end = loaders[i].end();
     for (int64_t batch_idx = 0; batch_idx < num_batches[i] && it != end; ++batch_idx) {
       batch_progress.increment_ready();
@@ -78,7 +82,10 @@ std::vector<std::vector<torch::IValue>> PredictionLoop::run(bool return_predicti
       batch_progress.increment_completed();
       if (return_predictions) predictions[i].push_back(std::move(output));
       detail::raise_if_interrupted();
-      if (batch_idx + 1 < num_batches[i]) ++it;
+      if (batch_idx + 1 < num_batches[i]) {
+        auto timed = t.profile(kNextAction);
+        ++it;
+      }
     }
   }
   t.eval_dataloader_idx = -1;

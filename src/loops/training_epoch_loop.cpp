@@ -62,14 +62,21 @@ void TrainingEpochLoop::run(DataLoader& loader) {
   if (limit == 0 || start >= limit) return;
   // One batch of look-ahead tells whether the current batch is the last (as Lightning's
   // prefetching fetcher does), which validation and the progress bar need.
-  auto it = loader.begin_at(static_cast<size_t>(start));
+  constexpr const char* kNextAction = "[_TrainingEpochLoop].train_dataloader_next";  // the profiler's name
+  auto it = [&] {
+    auto timed = trainer_.profile(kNextAction);
+    return loader.begin_at(static_cast<size_t>(start));
+  }();
   const auto end = loader.end();
   std::optional<Batch> next;
   if (it != end) next = std::move(*it);
   for (int64_t idx = start; next && !skip_rest_of_epoch_; ++idx) {
     Batch current = std::move(*next);
     next.reset();
-    if (idx + 1 < limit && ++it != end) next = std::move(*it);
+    if (idx + 1 < limit) {
+      auto timed = trainer_.profile(kNextAction);
+      if (++it != end) next = std::move(*it);
+    }
     batch_progress.is_last_batch = !next;
     advance(std::move(current), idx);
     detail::raise_if_interrupted();
@@ -109,11 +116,14 @@ void TrainingEpochLoop::advance(Batch batch, int64_t batch_idx) {
   }
   batch_progress.increment_started();
   StepOutput output;
-  if (module.automatic_optimization) {
-    output = optimization.run(batch, batch_idx, should_accumulate());
-  } else {
-    output = t.call_strategy("training_step",
-                             [&](strategies::Strategy& s) { return s.training_step(batch, batch_idx); });
+  {
+    auto timed = t.profile("run_training_batch");
+    if (module.automatic_optimization) {
+      output = optimization.run(batch, batch_idx, should_accumulate());
+    } else {
+      output = t.call_strategy("training_step",
+                               [&](strategies::Strategy& s) { return s.training_step(batch, batch_idx); });
+    }
   }
   batch_progress.increment_processed();
   update_lr_schedulers("step", false);

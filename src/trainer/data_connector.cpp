@@ -96,7 +96,7 @@ namespace {
 /// The fit's validation loop while fitting (or when only it has loaders), else `validate`'s.
 const EvaluationLoop& val_loop_of(const Trainer& t) {
   const auto& fit_val = t.fit_loop().epoch_loop.val_loop;
-  const bool fitting = t.state().fn == TrainerFn::Fitting;
+  const bool fitting = t.runs_fit_loop();
   return fitting || (fit_val.data_loaded() && !t.validate_loop().data_loaded()) ? fit_val : t.validate_loop();
 }
 }  // namespace

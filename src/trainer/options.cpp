@@ -190,12 +190,21 @@ ResolvedOptions resolve(const TrainerOptions& o) {
     require(o.deterministic->value == "true" || o.deterministic->value == "false" ||
                 o.deterministic->value == "warn",
             fmt::format("deterministic='{}' is invalid; accepted: true, false, \"warn\"", o.deterministic->value));
-  require(!o.profiler, fmt::format("profiler='{}' is not available in this build yet; accepted: unset",
-                                   o.profiler.value_or("")));
   require(o.reload_dataloaders_every_n_epochs >= 0,
           fmt::format("reload_dataloaders_every_n_epochs={} is invalid; accepted: an int >= 0",
                       o.reload_dataloaders_every_n_epochs));
   r.reload_dataloaders_every_n_epochs = o.reload_dataloaders_every_n_epochs;
+  // Lightning 1.x's tuner flags (`auto_lr_find` may name any hyperparameter: `tune` checks it).
+  const auto& scale = o.auto_scale_batch_size;
+  require(!scale.enabled || scale.value.empty() || scale.value == "power" || scale.value == "binsearch",
+          fmt::format("auto_scale_batch_size='{}' is invalid; accepted: true, false, 'power', 'binsearch'",
+                      scale.value));
+  const auto& lr_name = o.auto_lr_find.value;
+  static const std::regex identifier(R"(^[A-Za-z_][A-Za-z0-9_]*$)");
+  require(!o.auto_lr_find.enabled || lr_name.empty() || std::regex_match(lr_name, identifier),
+          fmt::format("auto_lr_find='{}' is invalid; accepted: true, false, or the name (an identifier) of the "
+                      "module's learning-rate hyperparameter or attribute",
+                      lr_name));
   r.inference_mode = o.inference_mode;
   r.detect_anomaly = o.detect_anomaly;
 
@@ -215,6 +224,8 @@ ResolvedOptions resolve(const TrainerOptions& o) {
     forbid(!o.logger.loggers.empty(), "logger");
     forbid(o.log_every_n_steps.has_value(), "log_every_n_steps");
     require(!o.detect_anomaly, "detect_anomaly=true is invalid together with barebones=true; accepted: false");
+    require(!o.profiler, fmt::format("profiler={} is invalid together with barebones=true; accepted: unset",
+                                     o.profiler && o.profiler->object ? "<Profiler object>" : "'" + (o.profiler ? o.profiler->name : "") + "'"));
     r.enable_checkpointing = r.enable_progress_bar = r.enable_model_summary = r.logger_enabled = false;
   }
 

@@ -8,6 +8,7 @@ std::string to_string(TrainerFn fn) {
     case TrainerFn::Validating: return "validate";
     case TrainerFn::Testing: return "test";
     case TrainerFn::Predicting: return "predict";
+    case TrainerFn::Tuning: return "tune";
   }
   return "";
 }
@@ -18,6 +19,7 @@ RunningStage stage_of(TrainerFn fn) {
     case TrainerFn::Validating: return RunningStage::Validating;
     case TrainerFn::Testing: return RunningStage::Testing;
     case TrainerFn::Predicting: return RunningStage::Predicting;
+    case TrainerFn::Tuning: return RunningStage::Tuning;
   }
   return RunningStage::Training;
 }
@@ -39,6 +41,7 @@ std::string to_string(RunningStage stage) {
     case RunningStage::Validating: return "validate";
     case RunningStage::Testing: return "test";
     case RunningStage::Predicting: return "predict";
+    case RunningStage::Tuning: return "tune";
   }
   return "";
 }

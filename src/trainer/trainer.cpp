@@ -18,6 +18,8 @@
 #include "lightning/loops/prediction_loop.h"
 #include "lightning/plugins/checkpoint_io.h"
 #include "lightning/precision/precision.h"
+#include "lightning/profilers/advanced.h"
+#include "lightning/profilers/simple.h"
 #include "lightning/strategies/launcher.h"
 #include "lightning/strategies/strategy.h"
 #include "lightning/utilities/errors.h"
@@ -25,7 +27,9 @@
 #include "trainer/accelerator_connector.h"
 #include "trainer/resolved_options.h"
 #include "trainer/signals.h"
+#include "tuner/exit.h"
 #include "utilities/fs.h"
+#include "utilities/type_name.h"
 
 #include <ATen/Context.h>
 #include <torch/csrc/autograd/anomaly_mode.h>
@@ -51,6 +55,25 @@ void reject_when_disabled(bool enabled, const std::vector<std::shared_ptr<Callba
     if (dynamic_cast<FeatureCallback*>(cb.get())) throw MisconfigurationException(message);
 }
 
+/// Lightning's `_init_profiler`: a name, an object, or nothing (the PassThroughProfiler).
+std::shared_ptr<profilers::Profiler> make_profiler(const std::optional<ProfilerInput>& given) {
+  if (!given) return std::make_shared<profilers::PassThroughProfiler>();
+  if (given->object) return given->object;
+  std::string name;
+  for (char c : given->name) name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (name == "simple") return std::make_shared<profilers::SimpleProfiler>();
+  if (name == "advanced" || name == "pytorch") return std::make_shared<profilers::AdvancedProfiler>();
+  if (name == "passthrough") return std::make_shared<profilers::PassThroughProfiler>();
+  throw MisconfigurationException(fmt::format(
+      "profiler='{}' is invalid; accepted: 'simple', 'advanced', 'pytorch' (LibTorch's profiler, as 'advanced'), "
+      "'passthrough', or a Profiler object",
+      given->name));
+}
+
+/// The `stage` that setup/teardown receive: tune's trials train, so it sets up as "fit"
+/// (Lightning 1.x's `TrainerFn._setup_fn`).
+std::string setup_stage(TrainerFn fn) { return to_string(fn == TrainerFn::Tuning ? TrainerFn::Fitting : fn); }
+
 }  // namespace
 
 struct Trainer::RunArgs {
@@ -62,7 +85,11 @@ struct Trainer::RunArgs {
 
 Trainer::Trainer(TrainerOptions options)
     : options_(std::make_unique<detail::ResolvedOptions>(detail::resolve(options))),
-      user_callbacks_(std::move(options.callbacks)) {
+      profiler_(make_profiler(options.profiler)),
+      profiling_(dynamic_cast<profilers::PassThroughProfiler*>(profiler_.get()) == nullptr),
+      user_callbacks_(std::move(options.callbacks)),
+      auto_lr_find_(options.auto_lr_find),
+      auto_scale_batch_size_(options.auto_scale_batch_size) {
   for (size_t i = 0; i < user_callbacks_.size(); ++i)
     if (!user_callbacks_[i])
       throw MisconfigurationException(fmt::format("callbacks[{}] is null; accepted: non-null callbacks", i));
@@ -125,6 +152,12 @@ void Trainer::fit(std::shared_ptr<LightningModule> model, std::shared_ptr<Lightn
                   std::optional<std::string> ckpt_path) {
   if (!datamodule) throw MisconfigurationException("fit: datamodule is null; accepted: a LightningDataModule");
   run(TrainerFn::Fitting, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}, std::move(ckpt_path)});
+}
+
+void Trainer::run_tuning_entry(std::shared_ptr<LightningModule> model, std::shared_ptr<LightningDataModule> datamodule,
+                               DataLoaders train, DataLoaders val) {
+  run(TrainerFn::Tuning,
+      RunArgs{std::move(model), std::move(datamodule), std::move(train), std::move(val), {}, {}, std::nullopt});
 }
 
 namespace {
@@ -319,21 +352,25 @@ void Trainer::run_here(TrainerFn fn, RunArgs& args) {
   attach_data(args);
   // Lightning reports the entry point's stage from the first hook on (setup, configure_optimizers, ...).
   state_ = TrainerState{fn, TrainerStatus::Running, stage_of(fn)};
-  if (fn == TrainerFn::Fitting) should_stop = false;
+  if (runs_fit_loop()) should_stop = false;
   eval_results_.clear();
   predictions_.clear();
   logger_connector_->reset_metrics();
-  const std::string stage = to_string(fn);
+  const std::string stage = setup_stage(fn);
 
-  detail::SignalGuard signals(fn == TrainerFn::Fitting);
+  detail::SignalGuard signals(runs_fit_loop());
   std::optional<torch::autograd::DetectAnomalyGuard> anomaly;
   if (options_->detect_anomaly) anomaly.emplace();
   try {
     setup_callbacks();
     auto& module = *model_;
-    if (datamodule_) datamodule_->prepare_data();
+    if (datamodule_) {
+      auto timed = profile_hook(detail::HookOwner::LightningDataModule, datamodule_.get(), "prepare_data");
+      datamodule_->prepare_data();
+    }
     call_module("prepare_data", [](LightningModule& m) { m.prepare_data(); });
     strategy_->setup_environment();
+    setup_profiler();
     if (world_size() > 1) verify_same_flags_on_every_rank();
     if (datamodule_) datamodule_->setup(stage);
     call_hooks(
@@ -349,16 +386,17 @@ void Trainer::run_here(TrainerFn fn, RunArgs& args) {
       restore_modules_and_callbacks(*checkpoint, *ckpt_path_);
     }
     strategy_->setup(*this);  // the module converted and on its device
-    if (fn == TrainerFn::Fitting) {
-      setup_optimizers();
+    if (runs_fit_loop()) setup_optimizers();
+    if (fn == TrainerFn::Fitting)
       call_hooks(
           "on_fit_start", [&](Callback& c) { c.on_fit_start(*this, module); },
           [](LightningModule& m) { m.on_fit_start(); });
-    }
     // Lightning's _log_hyperparams, in every stage: hyperparameters only after
     // save_hyperparameters, the graph, and save(), which creates the run's folder.
-    // Loggers write from global rank 0 only (Lightning's `rank_zero_only` logger methods).
-    for (const auto& logger : is_global_zero() ? loggers_ : std::vector<std::shared_ptr<Logger>>{}) {
+    // Loggers write from global rank 0 only (Lightning's `rank_zero_only` logger methods); tuning
+    // logs nothing (Lightning's tuner swaps the loggers for a DummyLogger).
+    const bool log_run = is_global_zero() && fn != TrainerFn::Tuning;
+    for (const auto& logger : log_run ? loggers_ : std::vector<std::shared_ptr<Logger>>{}) {
       if (!model_->hparams().empty()) logger->log_hyperparams(model_->hparams());
       logger->log_graph(*model_);
       logger->save();
@@ -370,6 +408,11 @@ void Trainer::run_here(TrainerFn fn, RunArgs& args) {
     if (fn == TrainerFn::Fitting)
       call_hooks(
           "on_fit_end", [&](Callback& c) { c.on_fit_end(*this, module); }, [](LightningModule& m) { m.on_fit_end(); });
+    teardown();
+    state_.status = TrainerStatus::Finished;
+    state_.stage.reset();
+  } catch (const detail::TunerExit&) {
+    // A Tuner's finder callback is done: the fit ends here, finished (Lightning's _TunerExitException).
     teardown();
     state_.status = TrainerStatus::Finished;
     state_.stage.reset();
@@ -525,16 +568,70 @@ void Trainer::report_cleanup_error(const std::string& during, const std::excepti
 
 void Trainer::teardown() {
   auto& module = *model_;
-  const std::string stage = to_string(*state_.fn);
+  const std::string stage = setup_stage(*state_.fn);
   active_results_ = nullptr;
-  if (datamodule_) datamodule_->teardown(stage);
+  if (datamodule_) {
+    auto timed = profile_hook(detail::HookOwner::LightningDataModule, datamodule_.get(), "teardown");
+    datamodule_->teardown(stage);
+  }
   call_hooks(
       "teardown", [&](Callback& c) { c.teardown(*this, module, stage); },
       [&](LightningModule& m) { m.teardown(stage); });
   if (is_global_zero())
     for (const auto& logger : loggers_) logger->finalize("success");
   strategy_->teardown();
+  // Lightning's `_call_teardown_hook`: the stage's report, after a run that finished.
+  profiler_->describe();
 }
+
+// --- profiling ------------------------------------------------------------------------------
+
+void Trainer::setup_profiler() {
+  profiler_->setup(to_string(*state_.fn), world_size() > 1 ? std::optional(local_rank()) : std::nullopt, log_dir());
+}
+
+const std::string& Trainer::profiled_action(detail::HookOwner kind, const void* owner, const char* hook) {
+  auto [it, added] = profiled_actions_.try_emplace({static_cast<int>(kind), owner, hook});
+  if (!added) return it->second;
+  switch (kind) {
+    case detail::HookOwner::Callback:
+      it->second = fmt::format("[Callback]{}.{}", static_cast<const Callback*>(owner)->state_key(), hook);
+      break;
+    case detail::HookOwner::LightningModule:
+      it->second = fmt::format("[LightningModule]{}.{}", detail::class_name(typeid(*model_)), hook);
+      break;
+    case detail::HookOwner::LightningDataModule:
+      it->second = fmt::format("[LightningDataModule]{}.{}", detail::class_name(typeid(*datamodule_)), hook);
+      break;
+    case detail::HookOwner::Strategy:
+      it->second = fmt::format("[Strategy]{}.{}", detail::class_name(typeid(*strategy_)), hook);
+      break;
+  }
+  return it->second;
+}
+
+const std::string& Trainer::profiled_action(const char* action) {
+  auto [it, added] = profiled_actions_.try_emplace({-1, nullptr, action});
+  if (added) it->second = action;
+  return it->second;
+}
+
+namespace detail {
+
+ProfilerScope::ProfilerScope(profilers::Profiler* profiler, const std::string* action)
+    : profiler_(profiler), action_(action) {
+  profiler_->start(*action_);
+}
+
+void ProfilerScope::stop() noexcept {
+  try {
+    profiler_->stop(*action_);
+  } catch (const std::exception& e) {
+    std::cerr << fmt::format("Profiler: stopping '{}' failed: {}", *action_, e.what()) << std::endl;
+  }
+}
+
+}  // namespace detail
 
 void Trainer::run_stage() {
   for (auto& p : model_->parameters()) p.mutable_grad() = torch::Tensor();
@@ -553,6 +650,9 @@ void Trainer::run_stage() {
     case TrainerFn::Predicting:
       predict_loop_->setup_data();
       predictions_ = predict_loop_->run(return_predictions_);
+      break;
+    case TrainerFn::Tuning:
+      run_tuning();
       break;
   }
 }

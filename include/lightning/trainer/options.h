@@ -24,6 +24,9 @@ class Logger;
 namespace strategies {
 class Strategy;
 }  // namespace strategies
+namespace profilers {
+class Profiler;
+}  // namespace profilers
 
 /// `accelerator`: a name ("cpu", "gpu", "cuda", "auto" or one registered in the
 /// AcceleratorRegistry) or an Accelerator object (e.g. a subclass of CPUAccelerator).
@@ -62,6 +65,28 @@ struct BatchLimit {
   /// `0` or `0.0`: the stage is off.
   bool is_zero() const { return is_count() ? std::get<int64_t>(value) == 0 : std::get<double>(value) == 0.0; }
   std::string str() const;
+};
+
+/// `profiler`: a name ("simple", "advanced", "passthrough") or a Profiler object
+/// (profilers/profiler.h).
+struct ProfilerInput {
+  ProfilerInput(const char* name) : name(name) {}
+  ProfilerInput(std::string name) : name(std::move(name)) {}
+  template <typename P, typename = std::enable_if_t<std::is_base_of_v<profilers::Profiler, P>>>
+  ProfilerInput(std::shared_ptr<P> profiler) : object(std::move(profiler)) {}
+  std::string name;
+  std::shared_ptr<profilers::Profiler> object;
+};
+
+/// Lightning 1.x's tuner flags: `auto_lr_find` is false, true (the module's `lr` or
+/// `learning_rate` hyperparameter) or the name of the hyperparameter to set;
+/// `auto_scale_batch_size` is false, true ("power"), "power" or "binsearch".
+struct TunerFlag {
+  TunerFlag(bool on) : enabled(on) {}
+  TunerFlag(const char* value) : enabled(true), value(value) {}
+  TunerFlag(std::string value) : enabled(true), value(std::move(value)) {}
+  bool enabled = false;
+  std::string value;  // empty: the flag's default for `true`
 };
 
 /// `precision`: 64, 32, 16 or a string ("32-true", "bf16-mixed", ...).
@@ -172,8 +197,11 @@ struct TrainerOptions {
   std::optional<bool> use_distributed_sampler;
   /// Lightning 1.x's name of `use_distributed_sampler`.
   std::optional<bool> replace_sampler_ddp;
-  std::optional<std::string> profiler;
+  /// Unset: no profiling (a PassThroughProfiler, free on the hot path).
+  std::optional<ProfilerInput> profiler;
   bool detect_anomaly = false;
+  /// Lightning 1.x's flag, where 1.x declares it: `trainer.tune()` scales the batch size.
+  TunerFlag auto_scale_batch_size = false;
   bool barebones = false;
   /// A CheckpointIO (e.g. `std::make_shared<plugins::AsyncCheckpointIO>()`) and a precision
   /// plugin, each at most once (and not also given by a Strategy object); cluster environments
@@ -184,6 +212,8 @@ struct TrainerOptions {
   /// rather than having their BatchNorms swapped).
   bool sync_batchnorm = false;
   int64_t reload_dataloaders_every_n_epochs = 0;
+  /// Lightning 1.x's flag, where 1.x declares it: `trainer.tune()` runs the learning-rate finder.
+  TunerFlag auto_lr_find = false;
   /// Unset: the current working directory.
   std::optional<std::string> default_root_dir;
 };

@@ -6,6 +6,7 @@
 #include "lightning/data/dataloader.h"
 #include "lightning/trainer/options.h"
 #include "lightning/trainer/state.h"
+#include "lightning/tuner/options.h"
 #include "lightning/utilities/ordered_map.h"
 
 #include <ATen/core/ivalue.h>
@@ -15,7 +16,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
+
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace lightning {
 
@@ -42,6 +48,17 @@ class Precision;
 namespace strategies {
 class Strategy;
 }  // namespace strategies
+namespace profilers {
+class Profiler;
+}  // namespace profilers
+namespace tuner::detail {
+struct TrainerAccess;
+}  // namespace tuner::detail
+namespace detail {
+class ProfilerScope;
+/// Who owns a profiled hook (the prefix of its action name).
+enum class HookOwner { Callback, LightningModule, LightningDataModule, Strategy };
+}  // namespace detail
 
 /// Metric name -> value, in the order the names were first logged (Lightning's dict order).
 using MetricMap = OrderedMap<torch::Tensor>;
@@ -95,6 +112,29 @@ class Trainer {
                                                   bool return_predictions = true,
                                                   std::optional<std::string> ckpt_path = std::nullopt);
 
+  /// Lightning 1.x's `tune`: with `auto_scale_batch_size`, scales the batch size, then with
+  /// `auto_lr_find`, runs the learning-rate finder and sets its suggestion (tuner/tuner.h);
+  /// `state().fn` and `state().stage` are Tuning while it runs.
+  tuner::TuneResult tune(std::shared_ptr<LightningModule> model, std::optional<DataLoader> train_dataloader = std::nullopt,
+                         DataLoaders val_dataloaders = {}, tuner::BatchSizeScalerOptions scale_batch_size_kwargs = {},
+                         tuner::LRFinderOptions lr_find_kwargs = {});
+  tuner::TuneResult tune(std::shared_ptr<LightningModule> model, std::shared_ptr<LightningDataModule> datamodule,
+                         tuner::BatchSizeScalerOptions scale_batch_size_kwargs = {},
+                         tuner::LRFinderOptions lr_find_kwargs = {});
+
+  // --- command line (CLI11; LightningCLI is in cli/cli.h) ------------------------------------
+  /// Adds every Trainer flag to `app` (`--max_epochs 10 --limit_train_batches 0.25 ...`), each
+  /// with its default and one line of doc, and `--callbacks NAME --callbacks.ARG VALUE`. Sets
+  /// `allow_extras`, so that unknown flags reach options_from_argparse_args (docs/cli.md).
+  static void add_argparse_args(CLI::App& app);
+  /// The options the flags of a parsed `app` give: flags given on the command line replace the
+  /// fields of `defaults` (their callbacks and plugins are added). Throws MisconfigurationException
+  /// for a value of the wrong form (naming the flag and what it accepts) and for an unknown flag
+  /// (with the closest names); range checks are the Trainer's, when it is built.
+  static TrainerOptions options_from_argparse_args(const CLI::App& app, TrainerOptions defaults = {});
+  /// A Trainer built from `options_from_argparse_args(app, defaults)`.
+  static std::unique_ptr<Trainer> from_argparse_args(const CLI::App& app, TrainerOptions defaults = {});
+
   // --- checkpoints ------------------------------------------------------------------------
   /// Writes the checkpoint of the current state to `filepath` (atomically, through the
   /// CheckpointIO plugin). `weights_only` leaves out optimizer, scheduler and callback states.
@@ -135,6 +175,10 @@ class Trainer {
 
   // --- properties -------------------------------------------------------------------------
   const TrainerState& state() const { return state_; }
+  /// The `profiler` flag's profiler (a PassThroughProfiler when none was asked for).
+  profilers::Profiler& profiler() const { return *profiler_; }
+  /// False for the PassThroughProfiler: hooks then skip naming and timing their actions.
+  bool profiling() const { return profiling_; }
   /// Set to true (e.g. from a callback) to stop training after the current batch, once
   /// `min_epochs`/`min_steps` are met.
   bool should_stop = false;
@@ -230,7 +274,12 @@ class Trainer {
   const char* current_fx() const { return current_fx_; }
   /// Calls `fn(callback)` on every callback, recording `hook` as the running hook.
   template <typename Fn>
-  void call_callbacks(const char* hook, Fn&& fn);
+  void call_callbacks(const char* hook, Fn&& fn) {
+    call_callbacks(hook, std::forward<Fn>(fn), [](const Callback&) { return true; });
+  }
+  /// On the callbacks for which `only(callback)` holds.
+  template <typename Fn, typename Filter>
+  void call_callbacks(const char* hook, Fn&& fn, Filter&& only);
   /// Calls `fn(module)`, recording `hook` as the running hook; returns what fn returns.
   template <typename Fn>
   decltype(auto) call_module(const char* hook, Fn&& fn);
@@ -241,6 +290,12 @@ class Trainer {
   /// checked against "training_step" whether the module or the strategy is called).
   template <typename Fn>
   decltype(auto) call_strategy(const char* hook, Fn&& fn);
+  /// Times `action` (a name that lives as long as the program, e.g. "run_training_epoch") until
+  /// the returned scope ends; inert, at the cost of one branch, when nothing is profiled.
+  inline detail::ProfilerScope profile(const char* action);
+  /// Times a hook of `owner` (a Callback, the module, the datamodule or the strategy) under
+  /// Lightning's action name, e.g. "[Callback]ModelCheckpoint{...}.on_train_epoch_end".
+  inline detail::ProfilerScope profile_hook(detail::HookOwner kind, const void* owner, const char* hook);
   /// The current evaluation dataloader index (for `add_dataloader_idx`), or -1.
   int64_t eval_dataloader_idx = -1;
   /// Number of evaluation dataloaders of the running loop.
@@ -249,6 +304,9 @@ class Trainer {
   int64_t current_batch_size = 0;
   /// Set when a sanity check / validation / test finished its run (used by the loops).
   void set_stage(std::optional<RunningStage> stage) { state_.stage = stage; }
+  /// The entry point runs the fit loop: `fit`, or `tune`, whose trials train (what the loops and
+  /// callbacks mean by "fitting").
+  bool runs_fit_loop() const { return state_.fn == TrainerFn::Fitting || state_.fn == TrainerFn::Tuning; }
 
  private:
   struct RunArgs;
@@ -278,7 +336,30 @@ class Trainer {
   /// 0's on every rank, or every rank throws MisconfigurationException naming the difference.
   void verify_same_flags_on_every_rank();
 
+  /// The profiler's name of an action: cached, since hooks are called every step.
+  const std::string& profiled_action(detail::HookOwner kind, const void* owner, const char* hook);
+  const std::string& profiled_action(const char* action);
+  /// Gives the profiler the run's stage, rank and log folder (Lightning's `__setup_profiler`).
+  void setup_profiler();
+
+  // --- tune (src/tuner/) ---------------------------------------------------------------------
+  friend struct tuner::detail::TrainerAccess;
+  /// Both `tune` overloads (src/tuner/tuner.cpp).
+  tuner::TuneResult run_tune(std::shared_ptr<LightningModule> model, std::shared_ptr<LightningDataModule> datamodule,
+                             DataLoaders train, DataLoaders val, tuner::BatchSizeScalerOptions scale_batch_size_kwargs,
+                             tuner::LRFinderOptions lr_find_kwargs);
+  /// `run` under TrainerFn::Tuning (trainer.cpp, where RunArgs is defined).
+  void run_tuning_entry(std::shared_ptr<LightningModule> model, std::shared_ptr<LightningDataModule> datamodule,
+                        DataLoaders train, DataLoaders val);
+  /// run_stage's Tuning case: the procedures the tuner flags ask for (src/tuner/tuner.cpp).
+  void run_tuning();
+  std::vector<LRSchedulerConfig>& scheduler_configs() { return model_->lr_scheduler_configs_; }
+
   std::unique_ptr<detail::ResolvedOptions> options_;
+  std::shared_ptr<profilers::Profiler> profiler_;
+  /// False for the PassThroughProfiler: the hooks then skip naming their actions.
+  bool profiling_ = false;
+  std::map<std::tuple<int, const void*, const char*>, std::string> profiled_actions_;
   std::shared_ptr<strategies::Strategy> strategy_;
   std::vector<int64_t> device_ids_;
   int64_t num_nodes_ = 1;
@@ -305,6 +386,13 @@ class Trainer {
   std::vector<std::map<std::string, double>> eval_results_;
   std::vector<std::vector<torch::IValue>> predictions_;
   bool return_predictions_ = true;
+
+  /// Lightning 1.x's `auto_lr_find` / `auto_scale_batch_size` flags, cleared once `tune` ran them.
+  TunerFlag auto_lr_find_ = false;
+  TunerFlag auto_scale_batch_size_ = false;
+  tuner::BatchSizeScalerOptions tune_scale_batch_size_kwargs_;
+  tuner::LRFinderOptions tune_lr_find_kwargs_;
+  tuner::TuneResult tune_result_;
 };
 
 // --- hook dispatch (inline: on the hot path) --------------------------------------------
@@ -317,18 +405,50 @@ struct FxScope {
   FxScope(const char*& s, const char* hook) : slot(s), saved(s) { slot = hook; }
   ~FxScope() { slot = saved; }
 };
+
+/// Starts a profiler action and stops it when the scope ends; inert when default-constructed.
+class ProfilerScope {
+ public:
+  ProfilerScope() = default;
+  ProfilerScope(profilers::Profiler* profiler, const std::string* action);
+  ~ProfilerScope() {
+    if (profiler_) stop();
+  }
+  ProfilerScope(const ProfilerScope&) = delete;
+  ProfilerScope& operator=(const ProfilerScope&) = delete;
+
+ private:
+  void stop() noexcept;
+  profilers::Profiler* profiler_ = nullptr;
+  const std::string* action_ = nullptr;
+};
 }  // namespace detail
 
-template <typename Fn>
-void Trainer::call_callbacks(const char* hook, Fn&& fn) {
+detail::ProfilerScope Trainer::profile(const char* action) {
+  if (!profiling_) return {};
+  return {profiler_.get(), &profiled_action(action)};
+}
+
+detail::ProfilerScope Trainer::profile_hook(detail::HookOwner kind, const void* owner, const char* hook) {
+  if (!profiling_) return {};
+  return {profiler_.get(), &profiled_action(kind, owner, hook)};
+}
+
+template <typename Fn, typename Filter>
+void Trainer::call_callbacks(const char* hook, Fn&& fn, Filter&& only) {
   if (callbacks_.empty()) return;
   detail::FxScope scope(current_fx_, hook);
-  for (auto& cb : callbacks_) fn(*cb);
+  for (auto& cb : callbacks_) {
+    if (!only(*cb)) continue;
+    auto timed = profile_hook(detail::HookOwner::Callback, cb.get(), hook);
+    fn(*cb);
+  }
 }
 
 template <typename Fn>
 decltype(auto) Trainer::call_module(const char* hook, Fn&& fn) {
   detail::FxScope scope(current_fx_, hook);
+  auto timed = profile_hook(detail::HookOwner::LightningModule, model_.get(), hook);
   return fn(*model_);
 }
 
@@ -341,6 +461,7 @@ void Trainer::call_hooks(const char* hook, CallbackFn&& cb, ModuleFn&& module) {
 template <typename Fn>
 decltype(auto) Trainer::call_strategy(const char* hook, Fn&& fn) {
   detail::FxScope scope(current_fx_, hook);
+  auto timed = profile_hook(detail::HookOwner::Strategy, strategy_.get(), hook);
   return fn(*strategy_);
 }
 

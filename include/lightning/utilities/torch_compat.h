@@ -2,8 +2,11 @@
 /// The differences between LibTorch versions we build against (Debian's 1.13, PyTorch 2.x).
 #include <ATen/autocast_mode.h>
 #include <ATen/core/Tensor.h>
+#include <c10/core/Allocator.h>
 #include <torch/version.h>
 
+#include <cstddef>
+#include <cstring>
 #include <sstream>
 #include <string>
 
@@ -45,5 +48,43 @@ inline void set_autocast(bool cuda, bool enabled, at::ScalarType dtype) {
   at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
 }
 #endif
+
+/// What LibTorch's CPU allocator says when it cannot allocate (PyTorch Lightning's
+/// `is_out_of_cpu_memory` looks for 1.x's wording; 2.x says "not enough memory"). CUDA's caching
+/// allocator throws c10::OutOfMemoryError in both (1.13 introduced it for CUDA's message).
+#if TORCH_VERSION_MAJOR < 2
+inline constexpr const char* kCpuOutOfMemoryMessage = "DefaultCPUAllocator: can't allocate memory";
+#else
+inline constexpr const char* kCpuOutOfMemoryMessage = "DefaultCPUAllocator: not enough memory";
+#endif
+
+/// c10::Allocator's interface changed in 2.3: `allocate` lost its `const` and `copy_data` became
+/// a pure virtual. An allocator derives from `AllocatorBase` and implements `allocate_bytes`; the
+/// overrides that version needs are chosen from the interface itself, not from version numbers.
+template <typename A>
+concept AllocateIsConst = requires(const A& a, size_t n) { a.allocate(n); };
+template <typename A>
+concept HasCopyData = requires(const A& a) { a.copy_data(nullptr, nullptr, size_t{0}); };
+
+template <typename Base, bool = HasCopyData<Base>>
+struct AllocatorCopyData : Base {};
+template <typename Base>
+struct AllocatorCopyData<Base, true> : Base {
+  void copy_data(void* dest, const void* src, size_t count) const override { std::memcpy(dest, src, count); }
+};
+
+template <typename Base, bool = AllocateIsConst<Base>>
+struct AllocatorAdapter;
+template <typename Base>
+struct AllocatorAdapter<Base, true> : AllocatorCopyData<Base> {
+  c10::DataPtr allocate(size_t n) const override { return allocate_bytes(n); }
+  virtual c10::DataPtr allocate_bytes(size_t n) const = 0;
+};
+template <typename Base>
+struct AllocatorAdapter<Base, false> : AllocatorCopyData<Base> {
+  c10::DataPtr allocate(size_t n) override { return allocate_bytes(n); }
+  virtual c10::DataPtr allocate_bytes(size_t n) const = 0;
+};
+using AllocatorBase = AllocatorAdapter<c10::Allocator>;
 
 }  // namespace lightning::compat
