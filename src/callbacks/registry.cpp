@@ -185,6 +185,46 @@ CallbackRegistry::CallbackRegistry() : ClassRegistry("callback") {
       "Change accumulate_grad_batches at given epochs");
 
   register_class(
+      "LearningRateFinder",
+      [](cli::Arguments& a) {
+        const tuner::LRFinderOptions d;
+        a.add("min_lr", d.min_lr, "Smallest learning rate of the sweep");
+        a.add("max_lr", d.max_lr, "Largest learning rate of the sweep");
+        a.add("num_training_steps", d.num_training, "Steps of the sweep");
+        a.add("mode", d.mode, "'exponential' or 'linear' steps between min_lr and max_lr");
+        a.add("early_stop_threshold", d.early_stop_threshold,
+              "Stop when the loss exceeds this multiple of the best (null: never)");
+        a.add("update_attr", d.update_attr, "Write the suggestion into the module's lr");
+        a.add("attr_name", d.attr_name, "The hyperparameter to set (empty: lr or learning_rate)");
+      },
+      [](const cli::InitArgs& v) -> std::shared_ptr<Callback> {
+        return std::make_shared<LearningRateFinder>(
+            v.get<double>("min_lr"), v.get<double>("max_lr"), v.get<int64_t>("num_training_steps"),
+            v.get<std::string>("mode"), v.get<std::optional<double>>("early_stop_threshold"),
+            v.get<bool>("update_attr"), v.get<std::string>("attr_name"));
+      },
+      "Run the learning-rate finder when fit starts");
+
+  register_class(
+      "BatchSizeFinder",
+      [](cli::Arguments& a) {
+        const tuner::BatchSizeScalerOptions d;
+        a.add("mode", d.mode, "'power' (double until failure) or 'binsearch'");
+        a.add("steps_per_trial", d.steps_per_trial, "Steps run per batch size");
+        a.add("init_val", d.init_val, "The first batch size tried");
+        a.add("max_trials", d.max_trials, "Batch sizes tried at most");
+        a.add("batch_arg_name", d.batch_arg_name, "The module's or datamodule's batch size attribute");
+        a.add("max_memory", d.max_memory, "On CPU: bytes a trial may allocate before it counts as out of memory");
+      },
+      [](const cli::InitArgs& v) -> std::shared_ptr<Callback> {
+        return std::make_shared<BatchSizeFinder>(v.get<std::string>("mode"), v.get<int64_t>("steps_per_trial"),
+                                                 v.get<int64_t>("init_val"), v.get<int64_t>("max_trials"),
+                                                 v.get<std::string>("batch_arg_name"),
+                                                 v.get<std::optional<int64_t>>("max_memory"));
+      },
+      "Scale the batch size when fit starts");
+
+  register_class(
       "OnExceptionCheckpoint",
       [](cli::Arguments& a) {
         a.add_required<std::string>("dirpath", "Folder of the checkpoint");

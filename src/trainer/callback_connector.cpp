@@ -2,9 +2,11 @@
 // ask for, and the module's `configure_callbacks`, in Lightning's order; and finding them by type.
 #include "lightning/trainer/trainer.h"
 
+#include "lightning/callbacks/batch_size_finder.h"
 #include "lightning/callbacks/callback.h"
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
+#include "lightning/callbacks/lr_finder.h"
 #include "lightning/callbacks/model_checkpoint.h"
 #include "lightning/callbacks/model_summary.h"
 #include "lightning/callbacks/progress_bar.h"
@@ -46,7 +48,11 @@ void Trainer::setup_callbacks() {
                      callbacks_.end());
   }
   callbacks_.insert(callbacks_.end(), from_model.begin(), from_model.end());
-  // Checkpoint callbacks run last, so they save what every other callback has done (Lightning).
+  // Lightning's `_reorder_callbacks`: the tuner's callbacks first (they search before the others
+  // see a step), checkpoint callbacks last (they save what every other callback has done).
+  std::stable_partition(callbacks_.begin(), callbacks_.end(), [](const auto& c) {
+    return dynamic_cast<BatchSizeFinder*>(c.get()) != nullptr || dynamic_cast<LearningRateFinder*>(c.get()) != nullptr;
+  });
   std::stable_partition(callbacks_.begin(), callbacks_.end(),
                         [](const auto& c) { return dynamic_cast<ModelCheckpoint*>(c.get()) == nullptr; });
 }

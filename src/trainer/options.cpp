@@ -194,7 +194,7 @@ ResolvedOptions resolve(const TrainerOptions& o) {
           fmt::format("reload_dataloaders_every_n_epochs={} is invalid; accepted: an int >= 0",
                       o.reload_dataloaders_every_n_epochs));
   r.reload_dataloaders_every_n_epochs = o.reload_dataloaders_every_n_epochs;
-  // Lightning 1.x's tuner flags (`auto_lr_find` may name any hyperparameter: `tune` checks it).
+  // Lightning 1.x's tuner flags (whether the module has `auto_lr_find`'s name, `tune` checks).
   const auto& scale = o.auto_scale_batch_size;
   require(!scale.enabled || scale.value.empty() || scale.value == "power" || scale.value == "binsearch",
           fmt::format("auto_scale_batch_size='{}' is invalid; accepted: true, false, 'power', 'binsearch'",

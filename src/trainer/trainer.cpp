@@ -200,7 +200,7 @@ std::vector<std::map<std::string, double>> Trainer::validate(std::shared_ptr<Lig
                                                              std::optional<std::string> ckpt_path, bool verbose) {
   run(TrainerFn::Validating,
       RunArgs{std::move(model), nullptr, {}, std::move(dataloaders), {}, {}, std::move(ckpt_path)});
-  if (verbose) print_results_table("validate", eval_results_);
+  if (verbose && is_global_zero()) print_results_table("validate", eval_results_);
   return eval_results_;
 }
 
@@ -209,7 +209,7 @@ std::vector<std::map<std::string, double>> Trainer::validate(std::shared_ptr<Lig
                                                              std::optional<std::string> ckpt_path, bool verbose) {
   if (!datamodule) throw MisconfigurationException("validate: datamodule is null; accepted: a LightningDataModule");
   run(TrainerFn::Validating, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}, std::move(ckpt_path)});
-  if (verbose) print_results_table("validate", eval_results_);
+  if (verbose && is_global_zero()) print_results_table("validate", eval_results_);
   return eval_results_;
 }
 
@@ -217,7 +217,7 @@ std::vector<std::map<std::string, double>> Trainer::test(std::shared_ptr<Lightni
                                                          DataLoaders dataloaders, std::optional<std::string> ckpt_path,
                                                          bool verbose) {
   run(TrainerFn::Testing, RunArgs{std::move(model), nullptr, {}, {}, std::move(dataloaders), {}, std::move(ckpt_path)});
-  if (verbose) print_results_table("test", eval_results_);
+  if (verbose && is_global_zero()) print_results_table("test", eval_results_);
   return eval_results_;
 }
 
@@ -226,7 +226,7 @@ std::vector<std::map<std::string, double>> Trainer::test(std::shared_ptr<Lightni
                                                          std::optional<std::string> ckpt_path, bool verbose) {
   if (!datamodule) throw MisconfigurationException("test: datamodule is null; accepted: a LightningDataModule");
   run(TrainerFn::Testing, RunArgs{std::move(model), std::move(datamodule), {}, {}, {}, {}, std::move(ckpt_path)});
-  if (verbose) print_results_table("test", eval_results_);
+  if (verbose && is_global_zero()) print_results_table("test", eval_results_);
   return eval_results_;
 }
 

@@ -68,7 +68,7 @@ class Search {
 
   /// Runs one trial; false when it ran out of memory (any other error propagates).
   bool trial_fits() {
-    lightning::tuner::detail::empty_cuda_cache();
+    detail::empty_cuda_cache();
     try {
       std::optional<detail::CPUMemoryBudget> budget;
       if (options_.max_memory) budget.emplace(*options_.max_memory);

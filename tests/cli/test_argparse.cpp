@@ -222,6 +222,13 @@ TEST(ArgParse, CallbacksByClassNameWithInitArgs) {
   ASSERT_EQ(more.callbacks.size(), 2u);
   EXPECT_NE(as<Timer>(more.callbacks[0]), nullptr);
   EXPECT_NE(as<LearningRateMonitor>(more.callbacks[1]), nullptr);
+  // The tuner's callbacks.
+  auto tuners = options_of({"--callbacks", "LearningRateFinder", "--callbacks.max_lr", "0.5", "--callbacks",
+                            "BatchSizeFinder", "--callbacks.mode", "binsearch", "--callbacks.max_memory", "1000000"});
+  ASSERT_EQ(tuners.callbacks.size(), 2u);
+  EXPECT_EQ(as<LearningRateFinder>(tuners.callbacks[0])->options().max_lr, 0.5);
+  EXPECT_EQ(as<BatchSizeFinder>(tuners.callbacks[1])->options().mode, "binsearch");
+  EXPECT_EQ(as<BatchSizeFinder>(tuners.callbacks[1])->options().max_memory, 1000000);
 }
 
 TEST(ArgParse, CallbackErrorsNameTheClassAndArgument) {

@@ -64,6 +64,7 @@ struct ScriptedLoss : BoringModel {
 
 L::TrainerOptions quiet_in(const TempDir& dir, L::TrainerOptions o = {}) {
   o.default_root_dir = dir.str();
+  if (!o.max_epochs) o.max_epochs = 1000;
   return quiet(std::move(o));
 }
 
@@ -149,8 +150,11 @@ TEST(LRFinder, ExponentialAndLinearSchedulesEqualLightnings) {
   {
     auto model = std::make_shared<ScriptedLoss>(std::vector<double>{1.0});
     L::Trainer trainer(quiet_in(dir));
-    auto finder = L::tuner::Tuner(trainer).lr_find(model, std::nullopt, {},
-                                                   {.early_stop_threshold = std::nullopt, .update_attr = false});
+    std::shared_ptr<L::tuner::LRFinder> finder;
+    silenced([&] {
+      finder = L::tuner::Tuner(trainer).lr_find(model, std::nullopt, {},
+                                                {.early_stop_threshold = std::nullopt, .update_attr = false});
+    });
     ASSERT_EQ(finder->lrs.size(), 100u);
     // lr[0] = min_lr, then min_lr * (max_lr / min_lr)^((i + 1) / 100): the second skips 1/100.
     EXPECT_EQ(finder->lrs[0], 1e-08);
@@ -164,9 +168,11 @@ TEST(LRFinder, ExponentialAndLinearSchedulesEqualLightnings) {
   }
   auto model = std::make_shared<ScriptedLoss>(std::vector<double>{1.0});
   L::Trainer trainer(quiet_in(dir));
-  auto finder = L::tuner::Tuner(trainer).lr_find(
-      model, std::nullopt, {},
-      {.min_lr = 1e-4, .max_lr = 0.5, .num_training = 7, .mode = "linear", .update_attr = false});
+  std::shared_ptr<L::tuner::LRFinder> finder;
+  silenced([&] {
+    finder = L::tuner::Tuner(trainer).lr_find(
+        model, std::nullopt, {}, {.min_lr = 1e-4, .max_lr = 0.5, .num_training = 7, .mode = "linear", .update_attr = false});
+  });
   EXPECT_EQ(finder->lrs, (std::vector<double>{0.0001, 0.1429285714285714, 0.2143428571428571, 0.2857571428571428,
                                               0.3571714285714286, 0.42858571428571424, 0.5}));
   EXPECT_EQ(finder->mode(), "linear");
@@ -187,8 +193,10 @@ TEST(LRFinder, StopsEarlyWhenTheLossDiverges) {
   EXPECT_TRUE(contains(printed, "LR finder stopped early after 12 steps due to diverging loss."));
   // Without a threshold the sweep runs to the end.
   model->calls = 0;
-  finder = L::tuner::Tuner(trainer).lr_find(model, std::nullopt, {},
-                                            {.num_training = 15, .early_stop_threshold = std::nullopt});
+  silenced([&] {
+    finder = L::tuner::Tuner(trainer).lr_find(model, std::nullopt, {},
+                                              {.num_training = 15, .early_stop_threshold = std::nullopt});
+  });
   EXPECT_EQ(finder->losses.size(), 15u);
 }
 
@@ -342,7 +350,8 @@ TEST(LRFinder, PlotWritesAnSvgWithAxesAndTheSuggestion) {
   TempDir dir;
   auto model = std::make_shared<ScriptedLoss>(kRaw);
   L::Trainer trainer(quiet_in(dir));
-  auto finder = L::tuner::Tuner(trainer).lr_find(model, std::nullopt, {}, {.min_lr = 1e-5, .num_training = 25});
+  std::shared_ptr<L::tuner::LRFinder> finder;
+  silenced([&] { finder = L::tuner::Tuner(trainer).lr_find(model, std::nullopt, {}, {.min_lr = 1e-5, .num_training = 25}); });
   const auto path = finder->plot(/*suggest=*/true);
   EXPECT_EQ(path, dir.file("lr_find.svg"));  // the log folder: default_root_dir without a logger
   std::ifstream in(path);
@@ -374,8 +383,12 @@ TEST(LRFinder, CallbackSetsTheLearningRateTheFitTrainsWith) {
   TempDir dir;
   auto model = std::make_shared<ScriptedLoss>(kRaw);
   auto finder = std::make_shared<L::LearningRateFinder>(1e-5, 1.0, 25);
-  L::Trainer trainer(quiet_in(dir, {.callbacks = {finder}, .max_steps = 28}));
+  auto counting = std::make_shared<CountingCallback>();
+  L::Trainer trainer(quiet_in(dir, {.callbacks = {counting, finder}, .max_steps = 28}));
   silenced([&] { trainer.fit(model); });
+  // Lightning's `_reorder_callbacks`: the finder runs first, whatever its place in the list.
+  EXPECT_EQ(trainer.callbacks().front(), finder);
+  EXPECT_EQ(counting->batches, 28);  // the sweep ran none of the other callbacks' hooks
   ASSERT_TRUE(finder->optimal_lr());
   EXPECT_EQ(model->hparams()["lr"].toDouble(), kLrs[12]);
   // 25 sweep steps, then 28 training steps at the suggestion (Lightning 2.6 updates the optimizer too).
@@ -461,12 +474,14 @@ TEST(LRFinder, FindsTheLearningRateInAnExposedAttribute) {
   auto model = std::make_shared<WithMember>();
   L::Trainer trainer(quiet_in(dir));
   // "lr" is a hyperparameter too: Lightning takes the first of ("lr", "learning_rate") it finds.
-  L::tuner::Tuner(trainer).lr_find(model, std::nullopt, {}, {.min_lr = 1e-5, .num_training = 25});
+  silenced([&] { L::tuner::Tuner(trainer).lr_find(model, std::nullopt, {}, {.min_lr = 1e-5, .num_training = 25}); });
   EXPECT_EQ(model->hparams()["lr"].toDouble(), kLrs[12]);
   EXPECT_EQ(model->learning_rate, 0.5);
   model->calls = 0;
-  L::tuner::Tuner(trainer).lr_find(model, std::nullopt, {},
-                                   {.min_lr = 1e-5, .num_training = 25, .attr_name = "learning_rate"});
+  silenced([&] {
+    L::tuner::Tuner(trainer).lr_find(model, std::nullopt, {},
+                                     {.min_lr = 1e-5, .num_training = 25, .attr_name = "learning_rate"});
+  });
   EXPECT_EQ(model->learning_rate, kLrs[12]);
   EXPECT_EQ(L::tuner::lightning_getattr(*model, "learning_rate").toDouble(), kLrs[12]);
 }
