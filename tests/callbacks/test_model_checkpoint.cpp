@@ -115,18 +115,19 @@ TEST(ModelCheckpoint, TriggersStepsEpochsTimeAndWeightsOnly) {
   fit_quietly(t2, std::make_shared<BoringModel>());
   EXPECT_EQ(files_in(epochs.str()), (std::vector<std::string>{"epoch=1-step=8.ckpt", "epoch=3-step=16.ckpt"}));
 
+  // Odd batches take 400 ms, even ones 10 ms, against an interval of 200 ms: a save after every
+  // second batch, with ~190 ms to spare either way on a loaded machine.
   struct Slow : BoringModel {
     StepOutput training_step(const Batch& b, int64_t i) override {
-      std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      std::this_thread::sleep_for(std::chrono::milliseconds(i % 2 ? 400 : 10));
       return BoringModel::training_step(b, i);
     }
   };
   TempDir timed;
   auto by_time = std::make_shared<ModelCheckpoint>(ModelCheckpointOptions{
-      .dirpath = timed.str(), .save_top_k = -1, .train_time_interval = std::chrono::milliseconds(50)});
+      .dirpath = timed.str(), .save_top_k = -1, .train_time_interval = std::chrono::milliseconds(200)});
   Trainer t3(with_checkpoint(by_time, 1));
   fit_quietly(t3, std::make_shared<Slow>());
-  // 4 batches of ~30 ms: a save after every second batch.
   EXPECT_EQ(files_in(timed.str()), (std::vector<std::string>{"epoch=0-step=2.ckpt", "epoch=0-step=4.ckpt"}));
 }
 

@@ -137,8 +137,10 @@ TEST(TrainerFlags, MaxTimeStopsTraining) {
   auto m = std::make_shared<Slow>();
   Trainer trainer(quiet({.max_epochs = 100, .max_time = std::chrono::milliseconds(200), .limit_val_batches = 0}));
   trainer.fit(m);
-  EXPECT_GE(m->train_steps, 5);
-  EXPECT_LT(m->train_steps, 64);
+  // Every step sleeps 20 ms, so 200 ms allow at most 10 (11 with the step the check ends); a loaded
+  // machine may run fewer, but never the 64 an epoch has.
+  EXPECT_GE(m->train_steps, 1);
+  EXPECT_LE(m->train_steps, 11);
   EXPECT_EQ(trainer.current_epoch(), 1);
 }
 
