@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <mutex>
 #include <numeric>
 #include <sstream>
 
@@ -56,17 +57,23 @@ double percent(double part, double whole) { return whole > 0 ? 100.0 * part / wh
 
 }  // namespace
 
-std::map<std::string, double> CPUAccelerator::get_device_stats(const torch::Device&) const {
-  // Lightning's psutil figures; cpu_percent is, as psutil's without an interval, since the last call.
+std::map<std::string, double> get_cpu_stats() {
+  static std::mutex mutex;
   static std::pair<double, double> last{0, 0};
   const auto now = cpu_jiffies();
-  const double cpu = percent(now.first - last.first, now.second - last.second);
-  last = now;
+  double cpu = 0;
+  {
+    std::lock_guard lock(mutex);
+    cpu = percent(now.first - last.first, now.second - last.second);
+    last = now;
+  }
   auto mem = meminfo();
   return {{"cpu_vm_percent", percent(mem["MemTotal"] - mem["MemAvailable"], mem["MemTotal"])},
           {"cpu_percent", cpu},
           {"cpu_swap_percent", percent(mem["SwapTotal"] - mem["SwapFree"], mem["SwapTotal"])}};
 }
+
+std::map<std::string, double> CPUAccelerator::get_device_stats(const torch::Device&) const { return get_cpu_stats(); }
 
 std::vector<int64_t> CPUAccelerator::parse_devices(const Devices& devices) const {
   const auto invalid = [&] {

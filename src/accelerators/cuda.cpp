@@ -4,6 +4,9 @@
 
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
+#if LIGHTNING_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <fmt/format.h>
 
@@ -22,7 +25,38 @@ void CUDAAccelerator::setup_device(const torch::Device& device) {
   c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->setDevice(device);
 }
 
-std::map<std::string, double> CUDAAccelerator::get_device_stats(const torch::Device&) const { return {}; }
+std::map<std::string, double> CUDAAccelerator::get_device_stats(const torch::Device& device) const {
+  std::map<std::string, double> stats;
+#if LIGHTNING_WITH_CUDA
+  // `torch.cuda.memory_stats`'s flat names: <statistic>.<pool>.<current|peak|allocated|freed>.
+  const auto index = device.has_index()
+                         ? device.index()
+                         : c10::impl::getDeviceGuardImpl(c10::DeviceType::CUDA)->getDevice().index();
+  const auto all = c10::cuda::CUDACachingAllocator::getDeviceStats(index);
+  const auto add = [&](const char* name, const auto& per_pool) {
+    constexpr const char* pools[] = {"all", "small_pool", "large_pool"};
+    for (size_t p = 0; p < 3; ++p) {
+      const auto& s = per_pool[p];
+      for (const auto& [kind, value] : {std::pair{"current", s.current}, std::pair{"peak", s.peak},
+                                        std::pair{"allocated", s.allocated}, std::pair{"freed", s.freed}})
+        stats[fmt::format("{}.{}.{}", name, pools[p], kind)] = static_cast<double>(value);
+    }
+  };
+  add("allocation", all.allocation);
+  add("segment", all.segment);
+  add("active", all.active);
+  add("inactive_split", all.inactive_split);
+  add("allocated_bytes", all.allocated_bytes);
+  add("reserved_bytes", all.reserved_bytes);
+  add("active_bytes", all.active_bytes);
+  add("inactive_split_bytes", all.inactive_split_bytes);
+  stats["num_alloc_retries"] = static_cast<double>(all.num_alloc_retries);
+  stats["num_ooms"] = static_cast<double>(all.num_ooms);
+#else
+  (void)device;  // a CPU-only LibTorch has no CUDA allocator to ask
+#endif
+  return stats;
+}
 
 int64_t CUDAAccelerator::auto_device_count() const { return static_cast<int64_t>(torch::cuda::device_count()); }
 

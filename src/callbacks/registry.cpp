@@ -123,6 +123,17 @@ CallbackRegistry::CallbackRegistry() : ClassRegistry("callback") {
       "Stop training when a monitored metric has stopped improving");
 
   register_class(
+      "DeviceStatsMonitor",
+      [](cli::Arguments& a) {
+        a.add<std::optional<bool>>("cpu_stats", std::nullopt,
+                                   "Log the CPU's figures: null only on the CPU, true also next to a GPU, false never");
+      },
+      [](const cli::InitArgs& v) -> std::shared_ptr<Callback> {
+        return std::make_shared<DeviceStatsMonitor>(v.get<std::optional<bool>>("cpu_stats"));
+      },
+      "Log the accelerator's memory and load at every logged batch");
+
+  register_class(
       "LearningRateMonitor",
       [](cli::Arguments& a) {
         a.add<std::optional<std::string>>("logging_interval", std::nullopt,

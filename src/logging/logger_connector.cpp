@@ -2,6 +2,9 @@
 
 #include "lightning/core/module.h"
 #include "lightning/loggers/logger.h"
+#include "lightning/loops/evaluation_loop.h"
+#include "lightning/loops/fit_loop.h"
+#include "lightning/loops/prediction_loop.h"
 #include "lightning/trainer/trainer.h"
 
 namespace lightning {
@@ -58,10 +61,25 @@ void LoggerConnector::send_row(int64_t step) {
 }
 
 bool LoggerConnector::should_update_logs() const {
-  int64_t n = trainer_.log_every_n_steps();
-  if (trainer_.should_stop) return true;
+  const int64_t n = trainer_.log_every_n_steps();
   if (n == 0) return false;
-  return (trainer_.batches_that_stepped() + 1) % n == 0;
+  // Lightning's: counted on the running loop, the fit loop's batches that stepped (+ 1, as it is
+  // asked before the step too) or an evaluation or prediction loop's batches; true between loops.
+  const auto stage = trainer_.state().stage;
+  if (!stage) return true;
+  int64_t step = 0;
+  switch (*stage) {
+    case RunningStage::Training:
+    case RunningStage::Tuning: step = trainer_.batches_that_stepped() + 1; break;
+    case RunningStage::SanityChecking:
+    case RunningStage::Validating:
+      step = (trainer_.runs_fit_loop() ? trainer_.fit_loop().epoch_loop.val_loop : trainer_.validate_loop())
+                 .batch_progress.current.ready;
+      break;
+    case RunningStage::Testing: step = trainer_.test_loop().batch_progress.current.ready; break;
+    case RunningStage::Predicting: step = trainer_.predict_loop().batch_progress.current.ready; break;
+  }
+  return step % n == 0 || trainer_.should_stop;
 }
 
 void LoggerConnector::on_batch_start(ResultCollection& results) {

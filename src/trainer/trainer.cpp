@@ -28,6 +28,7 @@
 #include "trainer/resolved_options.h"
 #include "trainer/signals.h"
 #include "tuner/exit.h"
+#include "tuner/memory.h"
 #include "utilities/fs.h"
 #include "utilities/type_name.h"
 
@@ -35,6 +36,7 @@
 #include <torch/csrc/autograd/anomaly_mode.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <csignal>
@@ -73,6 +75,50 @@ std::shared_ptr<profilers::Profiler> make_profiler(const std::optional<ProfilerI
 /// The `stage` that setup/teardown receive: tune's trials train, so it sets up as "fit"
 /// (Lightning 1.x's `TrainerFn._setup_fn`).
 std::string setup_stage(TrainerFn fn) { return to_string(fn == TrainerFn::Tuning ? TrainerFn::Fitting : fn); }
+
+/// An out-of-memory error (CUDA's or the CPU's) is explained on the rank it hit: which stage,
+/// which batch size, and the finder that picks one that fits. The error itself propagates
+/// unchanged. Not while tuning: the batch-size scaler runs out of memory on purpose.
+void report_out_of_memory(const Trainer& trainer, const std::exception_ptr& error) {
+  if (trainer.state().fn == TrainerFn::Tuning) return;
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    if (!tuner::detail::is_oom_error(e)) return;
+  } catch (...) {
+    return;
+  }
+  const auto stage = trainer.state().stage;
+  std::vector<DataLoader> loaders;
+  const char* kind = "";
+  if (stage == RunningStage::Training && trainer.train_dataloader()) {
+    loaders.push_back(*trainer.train_dataloader());
+    kind = "train";
+  } else if (stage == RunningStage::Validating || stage == RunningStage::SanityChecking) {
+    loaders = trainer.val_dataloaders();
+    kind = "val";
+  } else if (stage == RunningStage::Testing) {
+    loaders = trainer.test_dataloaders();
+    kind = "test";
+  } else if (stage == RunningStage::Predicting) {
+    loaders = trainer.predict_dataloaders();
+    kind = "predict";
+  }
+  std::vector<int64_t> sizes;
+  for (const auto& loader : loaders)
+    if (std::find(sizes.begin(), sizes.end(), loader.options().batch_size) == sizes.end())
+      sizes.push_back(loader.options().batch_size);
+  const std::string where =
+      stage ? fmt::format(" while running `{}`", to_string(*stage)) : std::string(" before the first batch");
+  const std::string batch =
+      sizes.empty() ? std::string()
+                    : fmt::format(" with batch_size={} (the {} dataloader's)", fmt::join(sizes, " and "), kind);
+  std::cerr << fmt::format("Out of memory{}{} on global rank {}. A smaller batch may fit: lower the batch size, or let "
+                           "the batch-size finder find the largest that fits (Tuner(trainer).scale_batch_size(model), "
+                           "or the BatchSizeFinder callback; docs/tuner.md).",
+                           where, batch, trainer.global_rank())
+            << std::endl;
+}
 
 }  // namespace
 
@@ -431,6 +477,7 @@ void Trainer::run_here(TrainerFn fn, RunArgs& args) {
     on_exception(std::make_exception_ptr(std::runtime_error("SIGTERM")));
     std::exit(detail::kSigtermExitCode);
   } catch (...) {
+    report_out_of_memory(*this, std::current_exception());
     on_exception(std::current_exception());
     throw;
   }

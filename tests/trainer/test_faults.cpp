@@ -223,3 +223,41 @@ TEST(Faults, UnwritableDefaultRootDirFailsBeforeTheFirstStepWithoutALogger) {
     EXPECT_TRUE(contains(message, "accepted: a default_root_dir where this process may create folders")) << message;
   }
 }
+
+TEST(Faults, OutOfMemoryNamesTheStageTheBatchSizeAndTheFinder) {
+  // CUDA's caching allocator throws c10::OutOfMemoryError; the same error type is raised here.
+  struct Oom : BoringModel {
+    bool in_validation = false;
+    StepOutput training_step(const Batch& b, int64_t i) override {
+      if (!in_validation) TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory. Tried to allocate 2.00 GiB");
+      return BoringModel::training_step(b, i);
+    }
+    StepOutput validation_step(const Batch& b, int64_t i, int64_t d) override {
+      if (in_validation) TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory. Tried to allocate 2.00 GiB");
+      return BoringModel::validation_step(b, i, d);
+    }
+    DataLoaders train_dataloader() override { return random_loader(64, 16); }
+    DataLoaders val_dataloader() override { return random_loader(64, 8); }
+  };
+  auto model = std::make_shared<Oom>();
+  std::string printed;
+  {
+    Trainer trainer(quiet({.max_epochs = 1, .num_sanity_val_steps = 0}));
+    printed = silenced([&] { EXPECT_THROW(trainer.fit(model), c10::OutOfMemoryError); });
+    EXPECT_EQ(trainer.state().status, TrainerStatus::Interrupted);
+  }
+  EXPECT_TRUE(contains(printed, "Out of memory while running `train` with batch_size=16 (the train dataloader's) on "
+                                "global rank 0"))
+      << printed;
+  EXPECT_TRUE(contains(printed, "Tuner(trainer).scale_batch_size(model), or the BatchSizeFinder callback"));
+
+  model->in_validation = true;
+  Trainer validating(quiet({}));
+  printed = silenced([&] { EXPECT_THROW(validating.validate(model), c10::OutOfMemoryError); });
+  EXPECT_TRUE(contains(printed, "while running `validate` with batch_size=8 (the val dataloader's)")) << printed;
+
+  // Any other error says nothing of memory.
+  Trainer failing(quiet({.max_epochs = 1}));
+  printed = silenced([&] { EXPECT_THROW(failing.fit(std::make_shared<FailingStep>()), std::exception); });
+  EXPECT_FALSE(contains(printed, "Out of memory")) << printed;
+}

@@ -4,6 +4,11 @@
 
 namespace lightning::accelerators {
 
+/// Lightning's `get_cpu_stats` (psutil's figures, from /proc): `cpu_vm_percent`, `cpu_percent`
+/// (all CPUs' busy share since the previous call, as psutil's without an interval) and
+/// `cpu_swap_percent`. DeviceStatsMonitor(cpu_stats=true) adds them to a GPU's stats.
+std::map<std::string, double> get_cpu_stats();
+
 class CPUAccelerator : public Accelerator {
  public:
   struct Options {
@@ -21,7 +26,7 @@ class CPUAccelerator : public Accelerator {
   explicit CPUAccelerator(Options options) : options_(options) {}
 
   void setup_device(const torch::Device& device) override;
-  /// `cpu_vm_percent`, `cpu_percent` (since the previous call) and `cpu_swap_percent`.
+  /// get_cpu_stats().
   std::map<std::string, double> get_device_stats(const torch::Device& device) const override;
   /// An int > 0 or its string is that many processes; "auto" and -1 one (Lightning accepts
   /// neither -1 nor lists on the CPU; lists are refused here too).

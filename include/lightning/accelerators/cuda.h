@@ -8,7 +8,9 @@ class CUDAAccelerator : public Accelerator {
  public:
   /// Makes `device` the current CUDA device of this process.
   void setup_device(const torch::Device& device) override;
-  /// Empty until the CUDA build of issue "GPUs" (LibTorch's CPU build has no allocator statistics).
+  /// The caching allocator's figures under `torch.cuda.memory_stats`' names
+  /// (`allocated_bytes.all.current`, `reserved_bytes.large_pool.peak`, `num_ooms`, ...); empty
+  /// when built against a LibTorch without CUDA.
   std::map<std::string, double> get_device_stats(const torch::Device& device) const override;
   /// Lightning's `_parse_gpu_ids`: an int N is the first N GPUs, -1 (or "-1") all of them, a
   /// string of one number a count ("3"), a list or a comma string ("0,2", "1,") indices; each

@@ -2,6 +2,7 @@
 /// All built-in callbacks: `#include <lightning/callbacks/callbacks.h>`.
 #include "lightning/callbacks/batch_size_finder.h"
 #include "lightning/callbacks/callback.h"
+#include "lightning/callbacks/device_stats_monitor.h"
 #include "lightning/callbacks/early_stopping.h"
 #include "lightning/callbacks/gradient_accumulation_scheduler.h"
 #include "lightning/callbacks/lr_finder.h"

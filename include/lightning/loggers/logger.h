@@ -41,6 +41,9 @@ class Logger {
   /// The folder of this run (e.g. save_dir/name/version_N).
   virtual std::optional<std::string> log_dir() const { return std::nullopt; }
   virtual std::optional<std::string> save_dir() const { return std::nullopt; }
+  /// What joins a metric group's prefix and a name (Lightning's `group_separator`), e.g. in
+  /// DeviceStatsMonitor's `DeviceStatsMonitor.on_train_batch_end/cpu_percent`.
+  virtual std::string group_separator() const { return "/"; }
   virtual void log_metrics(const std::map<std::string, double>& metrics, std::optional<int64_t> step) = 0;
   /// Empty `metrics` means "none given" (Lightning's `metrics=None`).
   virtual void log_hyperparams(const Hyperparameters& params,

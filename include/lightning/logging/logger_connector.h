@@ -22,7 +22,8 @@ class LoggerConnector {
   /// Sends `metrics` to every logger (adding "epoch", and the trainer's `batches_that_stepped`
   /// as the step, when `step` is unset) and records them as logged metrics. A no-op without loggers.
   void log_metrics(const OrderedMap<torch::Tensor>& metrics, std::optional<int64_t> step = std::nullopt);
-  /// A training row is due at this batch.
+  /// A row is due at this batch (Lightning's `should_update_logs`): every `log_every_n_steps`-th
+  /// batch of the running loop, or when training should stop; always outside the loops.
   bool should_update_logs() const;
   void on_batch_start(ResultCollection& results);
   /// After a batch's end hooks: keys logged for the first time take their place in the three
