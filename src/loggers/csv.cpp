@@ -4,6 +4,7 @@
 #include "loggers/key_table.h"
 #include "loggers/logger_files.h"
 #include "loggers/writer_thread.h"
+#include "utilities/fs.h"
 
 #include <sys/stat.h>
 
@@ -193,16 +194,18 @@ struct CSVLogger::Impl {
   }
 
   void write_file(const std::string& path, const std::string& text, const char* mode) {
-    // A rewrite goes through a temporary file and a rename, so a reader never sees half a file.
-    const bool replace = std::strcmp(mode, "w") == 0;
-    const std::string target = replace ? path + ".tmp" : path;
-    std::FILE* f = std::fopen(target.c_str(), replace ? "wb" : "ab");
-    if (!f) throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}': {}", path, std::strerror(errno)));
+    const auto fail = [&](int err) {
+      throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}': {}", path, std::strerror(err)));
+    };
+    if (std::strcmp(mode, "w") == 0) {  // a rewrite: the whole file or the old one, never half
+      if (const int err = lightning::detail::write_file_atomically(path, text)) fail(err);
+      return;
+    }
+    std::FILE* f = std::fopen(path.c_str(), "ab");
+    if (!f) fail(errno);
     const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    const bool closed = std::fclose(f) == 0;
-    if (!ok || !closed) throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}'", path));
-    if (replace && std::rename(target.c_str(), path.c_str()) != 0)
-      throw std::runtime_error(fmt::format("CSVLogger: cannot write '{}': {}", path, std::strerror(errno)));
+    const int write_err = errno;
+    if (std::fclose(f) != 0 || !ok) fail(ok ? errno : write_err);
   }
 
   Rows spare_rows;              // owned by the writer thread; keeps the queue's capacity

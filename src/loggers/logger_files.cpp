@@ -18,7 +18,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 
 namespace lightning {
 
@@ -270,15 +269,8 @@ void write_hparams_yaml(const std::string& path, const Hyperparameters& params) 
     out << YAML::EndMap;
     text = std::string(out.c_str()) + "\n";
   }
-  // Written next to the target and renamed, so a reader never sees half a file.
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-    if (!f) throw std::runtime_error(fmt::format("cannot write hyperparameters to '{}'", path));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    throw std::runtime_error(fmt::format("cannot write hyperparameters to '{}': {}", path, std::strerror(errno)));
+  if (const int err = write_file_atomically(path, text))
+    throw std::runtime_error(fmt::format("cannot write hyperparameters to '{}': {}", path, std::strerror(err)));
 }
 
 double wall_time_now() {

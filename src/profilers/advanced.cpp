@@ -13,7 +13,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
+#include <sstream>
 #include <set>
 #include <stdexcept>
 
@@ -173,9 +174,8 @@ void AdvancedProfiler::teardown(const std::optional<std::string>& stage) {
     // The Chrome trace format's complete events; written beside and renamed, never half a file.
     lightning::detail::make_dirs(*dirpath);
     const std::string path = *dirpath + "/" + prepare_filename(std::nullopt, ".pt.trace.json");
-    const std::string tmp = path + ".tmp";
     {
-      std::ofstream out(tmp, std::ios::trunc);
+      std::ostringstream out;
       out << "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [";
       const auto pid = static_cast<long>(::getpid());
       for (size_t i = 0; i < trace_.size(); ++i) {
@@ -186,11 +186,10 @@ void AdvancedProfiler::teardown(const std::optional<std::string>& stage) {
                            e.duration_us, pid, e.thread);
       }
       out << "\n]}\n";
-      out.flush();
-      if (!out) throw MisconfigurationException(fmt::format("AdvancedProfiler: cannot write the trace '{}'", path));
+      if (const int err = lightning::detail::write_file_atomically(path, out.str()))
+        throw MisconfigurationException(
+            fmt::format("AdvancedProfiler: cannot write the trace '{}': {}", path, std::strerror(err)));
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-      throw MisconfigurationException(fmt::format("AdvancedProfiler: cannot write the trace '{}'", path));
     trace_path_ = path;
   }
   // Lightning's AdvancedProfiler forgets its profiles at each stage's end.

@@ -9,9 +9,6 @@
 
 #include <fmt/format.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -80,34 +77,10 @@ std::string power_of_ten_label(double x, double y, int exponent) {
 }
 
 void write_atomically(const std::string& path, const std::string& text) {
-  const auto fail = [&](int err) {
-    throw MisconfigurationException(fmt::format("LRFinder.plot: cannot write '{}': {}; accepted: a path in a folder "
-                                                "this process may write",
-                                                path, std::strerror(err)));
-  };
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(errno);
-  size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail(err);
-    }
-    written += static_cast<size_t>(n);
-  }
-  const int synced = ::fsync(fd);
-  const int sync_err = errno;
-  ::close(fd);
-  if (synced != 0 || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = synced != 0 ? sync_err : errno;
-    ::unlink(tmp.c_str());
-    fail(err);
-  }
+  if (const int err = lightning::detail::write_file_atomically(path, text))
+    throw MisconfigurationException(fmt::format(
+        "LRFinder.plot: cannot write '{}': {}; accepted: a path in a folder this process may write", path,
+        std::strerror(err)));
 }
 
 }  // namespace

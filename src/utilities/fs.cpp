@@ -3,6 +3,7 @@
 #include "lightning/utilities/errors.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -85,6 +86,23 @@ std::string parent_dir(const std::string& path) {
   if (pos == std::string::npos) return "";
   if (pos == 0) return "/";
   return path.substr(0, pos);
+}
+
+int write_file_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return errno;
+  int err = 0;
+  for (size_t written = 0; written < text.size() && !err;) {
+    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
+    if (n >= 0) written += static_cast<size_t>(n);
+    else if (errno != EINTR) err = errno;
+  }
+  if (!err && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && !err) err = errno;
+  if (!err && ::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err) ::unlink(tmp.c_str());
+  return err;
 }
 
 }  // namespace lightning::detail

@@ -24,5 +24,9 @@ std::vector<std::string> list_dir(const std::string& dir);
 std::string parent_dir(const std::string& path);
 /// Modification time in nanoseconds (0 when missing).
 long long mtime_ns(const std::string& path);
+/// Writes `text` to `path` through `path + ".tmp"`, synced and renamed over it, so a reader sees
+/// the old file or the whole new one, never half of one (the temporary is removed on failure).
+/// Returns 0, or the errno of the step that failed: each writer words its own error.
+[[nodiscard]] int write_file_atomically(const std::string& path, const std::string& text);
 
 }  // namespace lightning::detail
