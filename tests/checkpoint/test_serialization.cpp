@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <zlib.h>
 #include <signal.h>
@@ -25,6 +26,7 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <utility>
 
 namespace {
 
@@ -864,15 +866,28 @@ TEST(SerializationAtomic, SigkillWhileSavingLeavesLoadableFiles) {
   int killed = 0, loaded = 0;
   const int trials = 60;
   for (int trial = 0; trial < trials; ++trial) {
+    // The random moment counts from the child's first finished save, so that a loaded machine,
+    // where a save can take longer than the whole delay, still kills it while it saves.
+    int saved[2];
+    ASSERT_EQ(::pipe(saved), 0);
     pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      for (size_t i = trial;; ++i) torch_save(versions[i % 3], dir.file(names[(i / 3 + i) % 3]));
+      ::close(saved[0]);
+      for (size_t i = trial;; ++i) {
+        torch_save(versions[i % 3], dir.file(names[(i / 3 + i) % 3]));
+        if (saved[1] >= 0 && ::write(saved[1], "s", 1) == 1) ::close(std::exchange(saved[1], -1));
+      }
     }
-    ::usleep(rng() % 50000);
+    ::close(saved[1]);
+    pollfd first{saved[0], POLLIN, 0};
+    const bool started = ::poll(&first, 1, 30000) == 1;
+    ::close(saved[0]);
+    if (started) ::usleep(rng() % 50000);
     ::kill(pid, SIGKILL);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(started) << "the child saved nothing in 30 s";
     killed += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     for (const auto& name : names) {
       if (::access(dir.file(name).c_str(), F_OK) != 0) continue;
