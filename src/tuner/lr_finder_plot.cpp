@@ -76,13 +76,6 @@ std::string power_of_ten_label(double x, double y, int exponent) {
       x, y, exponent);
 }
 
-void write_atomically(const std::string& path, const std::string& text) {
-  if (const int err = lightning::detail::write_file_atomically(path, text))
-    throw MisconfigurationException(fmt::format(
-        "LRFinder.plot: cannot write '{}': {}; accepted: a path in a folder this process may write", path,
-        std::strerror(err)));
-}
-
 }  // namespace
 
 std::string LRFinder::to_svg(bool suggest) {
@@ -183,7 +176,10 @@ std::string LRFinder::plot(bool suggest, std::optional<std::string> path) {
   const std::string target = path ? *path : (log_dir.empty() ? std::string(".") : log_dir) + "/lr_find.svg";
   const std::string folder = lightning::detail::parent_dir(target);
   if (!folder.empty()) lightning::detail::make_dirs(folder);
-  write_atomically(target, to_svg(suggest));
+  if (const int err = lightning::detail::write_file_atomically(target, to_svg(suggest)))
+    throw MisconfigurationException(fmt::format(
+        "LRFinder.plot: cannot write '{}': {}; accepted: a path in a folder this process may write", target,
+        std::strerror(err)));
   return target;
 }
 
