@@ -1,9 +1,14 @@
 #pragma once
 /// The differences between LibTorch versions we build against (Debian's 1.13, PyTorch 2.x).
+#include <torch/version.h>
 #include <ATen/autocast_mode.h>
+#if TORCH_VERSION_MAJOR < 2
+#include <ATen/ops/_scaled_dot_product_attention.h>
+#else
+#include <ATen/ops/scaled_dot_product_attention.h>
+#endif
 #include <ATen/core/Tensor.h>
 #include <c10/core/Allocator.h>
-#include <torch/version.h>
 
 #include <cstddef>
 #include <cstring>
@@ -48,6 +53,16 @@ inline void set_autocast(bool cuda, bool enabled, at::ScalarType dtype) {
   at::autocast::set_autocast_dtype(cuda ? at::kCUDA : at::kCPU, dtype);
 }
 #endif
+
+/// Causal scaled dot-product attention over (batch, heads, tokens, head_dim): a private op
+/// returning (output, weights) in 1.13, public with fused kernels (flash, memory-efficient) in 2.x.
+inline at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+#if TORCH_VERSION_MAJOR < 2
+  return std::get<0>(at::_scaled_dot_product_attention(q, k, v, {}, 0.0, false, true));
+#else
+  return at::scaled_dot_product_attention(q, k, v, {}, 0.0, true);
+#endif
+}
 
 /// What LibTorch's CPU allocator says when it cannot allocate (PyTorch Lightning's
 /// `is_out_of_cpu_memory` looks for 1.x's wording; 2.x says "not enough memory"). CUDA's caching
