@@ -8,6 +8,8 @@
 //   ./build/examples/fashion_mnist fit --accelerator cpu --devices 2    # two processes with DDP
 //   ./build/examples/fashion_mnist fit --print_config > run.yaml; ./build/examples/fashion_mnist fit --config run.yaml
 //   ./build/examples/fashion_mnist test --model mlp --ckpt_path lightning_logs/version_0/checkpoints/last.ckpt
+#include "fit_report.h"
+
 #include <lightning/lightning.h>
 
 #include <torch/nn/functional/activation.h>
@@ -100,11 +102,14 @@ struct FashionMNISTDataModule : L::LightningDataModule {
     args.add("data_dir", std::string(L::FashionMNIST::kDefaultRoot), "Folder with the Fashion-MNIST IDX files");
     args.add("batch_size", int64_t{64}, "Training batch size");
     args.add("num_workers", 2, "DataLoader worker threads");
+    args.add("threads", 0, "LibTorch's intra-op threads (0: one per core)");
   }
   explicit FashionMNISTDataModule(const L::cli::InitArgs& args)
       : root(args.get<std::string>("data_dir")),
         batch_size(args.get<int64_t>("batch_size")),
-        num_workers(args.get<int>("num_workers")) {}
+        num_workers(args.get<int>("num_workers")) {
+    examples::set_threads(args.get<int>("threads"));
+  }
 
   void setup(const std::string& stage) override {
     if (stage == "fit" || stage == "validate") {
@@ -137,16 +142,19 @@ int main(int argc, char** argv) {
   CLI::Hooks hooks;
   hooks.after_fit = [](CLI& cli) {
     if (cli.trainer->interrupted()) return;
-    auto results = cli.trainer->test(cli.model, cli.datamodule, "best");
+    // fast_dev_run saves no checkpoint: test the weights at hand (Lightning refuses "best" there).
+    std::optional<std::string> ckpt = cli.trainer->fast_dev_run() ? std::nullopt : std::optional<std::string>("best");
+    auto results = cli.trainer->test(cli.model, cli.datamodule, ckpt);
     if (cli.trainer->is_global_zero()) std::cout << "test accuracy: " << results.at(0).at("test_acc") << std::endl;
   };
   // Keep the best epoch by validation accuracy, and last.ckpt to resume from.
   L::TrainerOptions trainer_defaults{.callbacks = {std::make_shared<L::ModelCheckpoint>(L::ModelCheckpointOptions{
-                                         .filename = "{epoch}-{val_acc:.4f}",
-                                         .monitor = "val_acc",
-                                         .save_last = true,
-                                         .mode = "max"})},
-                                     .max_epochs = 2};
+                                                      .filename = "{epoch}-{val_acc:.4f}",
+                                                      .monitor = "val_acc",
+                                                      .save_last = true,
+                                                      .mode = "max"}),
+                                                  std::make_shared<examples::FitReport>()},
+                                     .max_epochs = 3};
   CLI cli(argc, argv,
           {.trainer_defaults = trainer_defaults,
            .seed_everything_default = 42,

@@ -3,7 +3,10 @@
 // The generator is trained to imitate points on a ring of radius 2 (a toy: it prints the
 // radius it reaches).
 //
-//   ./build/examples/gan [epochs]
+//   ./build/examples/gan [--epochs 20] [--threads N] [--fast_dev_run]
+#include "fit_report.h"
+
+#include <CLI/CLI.hpp>
 #include <lightning/lightning.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/activation.h>
@@ -71,14 +74,27 @@ struct GAN : L::LightningModule {
 };
 
 int main(int argc, char** argv) {
-  const int64_t epochs = argc > 1 ? std::stoll(argv[1]) : 20;
+  CLI::App app{"A small GAN with manual optimization, learning a ring of radius 2"};
+  int64_t epochs = 20;
+  int threads = 0;
+  bool fast_dev_run = false;
+  app.add_option("--epochs", epochs, "Training epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--threads", threads, "LibTorch's intra-op threads (0: one per core)")->capture_default_str();
+  app.add_flag("--fast_dev_run", fast_dev_run, "One batch, as the Trainer flag");
+  CLI11_PARSE(app, argc, argv);
+  examples::set_threads(threads);
   L::seed_everything(0);
   auto angle = torch::rand({2048}) * 2 * M_PI;
   auto ring = torch::stack({2 * torch::cos(angle), 2 * torch::sin(angle)}, 1) + 0.05 * torch::randn({2048, 2});
   L::DataLoader loader(std::make_shared<L::TensorDataset>(std::vector<torch::Tensor>{ring}),
                        {.batch_size = 64, .shuffle = true});
   auto model = std::make_shared<GAN>();
-  L::Trainer trainer({.accelerator = "cpu", .logger = false, .max_epochs = epochs, .enable_checkpointing = false});
+  L::Trainer trainer({.accelerator = "cpu",
+                      .logger = false,
+                      .callbacks = {std::make_shared<examples::FitReport>()},
+                      .fast_dev_run = fast_dev_run,
+                      .max_epochs = epochs,
+                      .enable_checkpointing = false});
   trainer.fit(model, loader);
   torch::NoGradGuard no_grad;
   auto radius = model->generator->forward(torch::randn({1000, GAN::kNoise})).norm(2, 1);

@@ -1,4 +1,6 @@
-// Trains one batch through the public API; exits 0 and prints the step count when it worked.
+// Trains two batches through the public API; exits 0 and prints the step count when it worked.
+// Both consumer projects build it: add_subdirectory/ and find_package/ (which also checks that
+// the package's version is its headers').
 #include <lightning/lightning.h>
 
 #include <torch/nn/functional/loss.h>
@@ -6,6 +8,7 @@
 #include <torch/optim/sgd.h>
 
 #include <iostream>
+#include <string>
 
 namespace L = lightning;
 
@@ -27,6 +30,13 @@ int main() {
   L::Trainer trainer({.accelerator = "cpu", .logger = false, .max_steps = 2, .enable_checkpointing = false,
                       .enable_progress_bar = false, .enable_model_summary = false});
   trainer.fit(std::make_shared<Tiny>(), L::DataLoader(data, {.batch_size = 4}));
+#ifdef LIGHTNING_PACKAGE_VERSION
+  if (std::string(LIGHTNING_PACKAGE_VERSION) != L::kVersion) {
+    std::cout << "consumer: the package says version " << LIGHTNING_PACKAGE_VERSION << ", its headers " << L::kVersion
+              << std::endl;
+    return 1;
+  }
+#endif
   std::cout << "consumer global_step=" << trainer.global_step() << std::endl;
   return trainer.global_step() == 2 ? 0 : 1;
 }
