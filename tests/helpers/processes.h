@@ -40,6 +40,23 @@ inline int free_port() {
   return ntohs(addr.sin_port);
 }
 
+/// Waits at most `timeout` for `pid` (the leader of its own process group); past it, kills the
+/// group and reaps `pid`. Returns the exit code (128 + signal when killed).
+inline int wait_or_kill_group(pid_t pid, std::chrono::milliseconds timeout, bool& timed_out) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (::waitpid(pid, &status, WNOHANG) != pid) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      timed_out = true;
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 struct ProcessResult {
   int exit_code = -1;  // 128 + signal when killed
   bool timed_out = false;
@@ -101,22 +118,9 @@ class ChildProcess {
   /// Waits at most `timeout` for it; then kills its whole group either way.
   ProcessResult wait(std::chrono::milliseconds timeout) {
     ProcessResult result;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    int status = 0;
-    for (;;) {
-      const int got = ::waitpid(pid_, &status, WNOHANG);
-      if (got == pid_) break;
-      if (std::chrono::steady_clock::now() >= deadline) {
-        result.timed_out = true;
-        ::kill(-pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    result.exit_code = wait_or_kill_group(pid_, timeout, result.timed_out);
     finished_ = true;
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     // What is left of its group gets a moment to exit on its own, then is killed and counted.
     const auto grace = std::chrono::steady_clock::now() + std::chrono::seconds(3);
     while (group_alive() && std::chrono::steady_clock::now() < grace)

@@ -6,6 +6,7 @@
 #include <lightning/loggers/loggers.h>
 
 #include "helpers/boring_model.h"
+#include "helpers/processes.h"
 #include "loggers/event_file_reader.h"
 
 #include <fcntl.h>
@@ -91,18 +92,7 @@ Result run(const std::vector<std::string>& argv, const std::string& scratch, std
   Result result;
   if (pid < 0) return result;
   ::setpgid(pid, pid);
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  int status = 0;
-  while (::waitpid(pid, &status, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      result.timed_out = true;
-      ::kill(-pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.exit_code = wait_or_kill_group(pid, timeout, result.timed_out);
   ::kill(-pid, SIGKILL);
   for (pid_t child : children())
     if (!before.count(child)) {
