@@ -130,7 +130,15 @@ std::optional<torch::Dtype> Precision::autocast_dtype() const {
 }
 
 void Precision::convert_module(torch::nn::Module& module) const {
-  if (auto dtype = param_dtype()) module.to(*dtype);
+  const auto dtype = param_dtype();
+  if (!dtype) return;
+  // As PyTorch's Module.to(dtype): floating tensors only. LibTorch's Module::to casts integer
+  // buffers too (BatchNorm's num_batches_tracked would count in bfloat16).
+  torch::NoGradGuard no_grad;
+  for (auto& tensor : module.parameters())
+    if (tensor.is_floating_point()) tensor.set_data(tensor.to(*dtype));
+  for (auto& tensor : module.buffers())
+    if (tensor.is_floating_point()) tensor.set_data(tensor.to(*dtype));
 }
 
 void Precision::convert_input(Batch& batch) const {
@@ -169,7 +177,7 @@ torch::Tensor Precision::optimizer_step(torch::optim::Optimizer& optimizer, cons
   return loss;
 }
 
-std::string Precision::state_key() const { return scaler_ ? "native_amp_scaling_state" : ""; }
+std::string Precision::state_key() const { return scaler_ ? "MixedPrecision" : ""; }
 
 Dict Precision::state_dict() const { return scaler_ ? scaler_->state_dict() : new_dict(); }
 

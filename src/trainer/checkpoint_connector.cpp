@@ -410,11 +410,15 @@ void Trainer::restore_training_state(const Dict& checkpoint, const std::string& 
       });
   }
   if (auto key = precision_plugin().state_key(); !key.empty())
-    if (auto it = checkpoint.find(key); it != checkpoint.end())
-      restoring(path, "'" + key + "'", [&] {
-        if (!it->value().isGenericDict()) throw CheckpointError(fmt::format("a {}, expected a dict", it->value().tagKind()));
-        precision_plugin().load_state_dict(it->value().toGenericDict());
-      });
+    for (const std::string& name : {key, std::string("native_amp_scaling_state")})  // 2.x's, else 1.x's
+      if (auto it = checkpoint.find(name); it != checkpoint.end()) {
+        restoring(path, "'" + name + "'", [&] {
+          if (!it->value().isGenericDict())
+            throw CheckpointError(fmt::format("a {}, expected a dict", it->value().tagKind()));
+          precision_plugin().load_state_dict(it->value().toGenericDict());
+        });
+        break;
+      }
   if (auto it = checkpoint.find("rng_states"); it != checkpoint.end())
     restoring(path, "rng_states", [&] {
       if (!it->value().isGenericDict()) throw CheckpointError(fmt::format("a {}, expected a dict", it->value().tagKind()));

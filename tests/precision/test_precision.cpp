@@ -3,10 +3,12 @@
 #include "helpers/boring_model.h"
 #include "helpers/errors.h"
 
+#include <lightning/checkpoint/serialization.h>
 #include <lightning/precision/precision.h>
 #include <lightning/utilities/torch_compat.h>
 
 #include <torch/cuda.h>
+#include <torch/nn/modules/batchnorm.h>
 
 #include <gtest/gtest.h>
 
@@ -169,8 +171,8 @@ TEST(Precision, SixteenMixedScalerClipsUnscaledGradientsAndSavesItsState) {
   auto [fp32, fp32_ckpt] = run({});
   auto [amp, amp_ckpt] = run({std::make_shared<plugins::Precision>("16-mixed")});
   EXPECT_TRUE(torch::equal(fp32->layer->weight, amp->layer->weight));
-  EXPECT_FALSE(fp32_ckpt.contains("native_amp_scaling_state"));
-  auto state = amp_ckpt.at("native_amp_scaling_state").toGenericDict();
+  EXPECT_FALSE(fp32_ckpt.contains("MixedPrecision"));
+  auto state = amp_ckpt.at("MixedPrecision").toGenericDict();
   EXPECT_DOUBLE_EQ(state.at("scale").toDouble(), 65536.0);
   EXPECT_EQ(state.at("_growth_tracker").toInt(), 4);
   EXPECT_EQ(state.at("growth_interval").toInt(), 2000);
@@ -192,7 +194,7 @@ TEST(Precision, SixteenMixedTrainsWithHalfAutocast_CUDA) {
   trainer.fit(model);
   EXPECT_EQ(model->seen, torch::kHalf);
   EXPECT_EQ(model->layer->weight.scalar_type(), torch::kFloat);
-  auto state = trainer.dump_checkpoint().at("native_amp_scaling_state").toGenericDict();
+  auto state = trainer.dump_checkpoint().at("MixedPrecision").toGenericDict();
   EXPECT_EQ(state.at("_growth_tracker").toInt(), 4);
 }
 
@@ -204,4 +206,49 @@ TEST(Precision, Bf16MixedAutocastsOnGpu_CUDA) {
   EXPECT_EQ(model->output_dtypes[0], torch::kBFloat16);
   EXPECT_EQ(model->param_dtypes[0], torch::kFloat32);
   EXPECT_FALSE(compat::autocast_enabled(/*cuda=*/true));
+}
+
+TEST(Precision, TruePrecisionsLeaveIntegerBuffersAlone) {
+  // As PyTorch's module.to(dtype): BatchNorm's num_batches_tracked stays an int64 count.
+  torch::nn::BatchNorm1d norm(3);
+  plugins::Precision("bf16-true").convert_module(*norm);
+  EXPECT_EQ(norm->weight.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(norm->running_mean.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(norm->num_batches_tracked.scalar_type(), torch::kLong);
+}
+
+TEST(Precision, SixteenMixedScalerResumesFromLightning2xOr1xKey) {
+  // Lightning 2.x writes the scaler's state under its plugin's class name, "MixedPrecision", and
+  // still reads 1.x's "native_amp_scaling_state"; a checkpoint with neither starts afresh.
+  TempDir dir;
+  auto data = random_dataset(16);
+  auto amp = [] { return std::vector<std::shared_ptr<plugins::Plugin>>{std::make_shared<plugins::Precision>("16-mixed")}; };
+  Trainer first(quiet({.accelerator = "cpu", .max_epochs = 1, .limit_val_batches = 0, .plugins = amp()}));
+  first.fit(std::make_shared<BoringModel>(), DataLoader(data, {.batch_size = 4}));
+  const std::string saved = dir.str() + "/2x.ckpt";
+  first.save_checkpoint(saved);
+  auto checkpoint = torch_load(saved).toGenericDict();
+  ASSERT_TRUE(checkpoint.contains("MixedPrecision"));
+  auto state = checkpoint.at("MixedPrecision");
+  ASSERT_EQ(checkpoint.erase("MixedPrecision"), 1u);
+  torch_save(checkpoint, dir.str() + "/none.ckpt");
+  checkpoint.insert("native_amp_scaling_state", state);
+  torch_save(checkpoint, dir.str() + "/1x.ckpt");
+
+  struct Seen : Callback {
+    int64_t growth_tracker = -1;
+    void on_train_start(Trainer& trainer, LightningModule&) override {
+      growth_tracker = trainer.precision_plugin().scaler()->state_dict().at("_growth_tracker").toInt();
+    }
+  };
+  auto resumed = [&](const std::string& name) {
+    auto seen = std::make_shared<Seen>();
+    Trainer trainer(quiet({.accelerator = "cpu", .callbacks = {seen}, .max_epochs = 2, .limit_val_batches = 0,
+                           .plugins = amp()}));
+    trainer.fit(std::make_shared<BoringModel>(), DataLoader(data, {.batch_size = 4}), {}, dir.str() + "/" + name);
+    return seen->growth_tracker;
+  };
+  EXPECT_EQ(resumed("2x.ckpt"), 4);
+  EXPECT_EQ(resumed("1x.ckpt"), 4);
+  EXPECT_EQ(resumed("none.ckpt"), 0);
 }

@@ -83,7 +83,8 @@ class Precision : public Plugin {
                                const std::function<void()>& after_closure);
   /// The 16-mixed scaler, or nullptr.
   GradScaler* scaler() { return scaler_.get(); }
-  /// Lightning's checkpoint key for this plugin's state ("native_amp_scaling_state"), or "".
+  /// Lightning 2.x's checkpoint key for this plugin's state (its plugin's class name,
+  /// "MixedPrecision"), or "". Restoring also reads 1.x's "native_amp_scaling_state".
   std::string state_key() const;
   Dict state_dict() const;
   void load_state_dict(const Dict& state);
