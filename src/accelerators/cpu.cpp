@@ -1,6 +1,7 @@
 #include "lightning/accelerators/cpu.h"
 
 #include "accelerators/cpu_host.h"
+#include "utilities/numbers.h"
 #include "lightning/utilities/errors.h"
 
 #include <ATen/Parallel.h>
@@ -76,11 +77,12 @@ std::map<std::string, double> get_cpu_stats() {
 std::map<std::string, double> CPUAccelerator::get_device_stats(const torch::Device&) const { return get_cpu_stats(); }
 
 std::vector<int64_t> CPUAccelerator::parse_devices(const Devices& devices) const {
+  constexpr int64_t kMaxProcesses = 4096;
   const auto invalid = [&] {
     return MisconfigurationException(fmt::format(
-        "devices={} is invalid with the CPUAccelerator; accepted: an int > 0 (that many processes), the same as a "
+        "devices={} is invalid with the CPUAccelerator; accepted: an int in [1, {}] (that many processes), the same as a "
         "string (\"2\"), \"auto\" or -1 (one process: the CPU is one device)",
-        devices.str()));
+        devices.str(), kMaxProcesses));
   };
   int64_t count = 0;
   if (const auto* n = std::get_if<int64_t>(&devices.value)) {
@@ -91,12 +93,13 @@ std::vector<int64_t> CPUAccelerator::parse_devices(const Devices& devices) const
     } else {
       if (s->empty() || !std::all_of(s->begin(), s->end(), [](unsigned char c) { return std::isdigit(c); }))
         throw invalid();
-      count = std::stoll(*s);
+      count = lightning::detail::parse_integer<int64_t>(*s).value_or(0);
     }
   } else {
     throw invalid();
   }
-  if (count <= 0) throw invalid();
+  // More processes than any host could run is a typo, not a request for 10^10 vector entries.
+  if (count <= 0 || count > kMaxProcesses) throw invalid();
   std::vector<int64_t> ids(static_cast<size_t>(count));
   std::iota(ids.begin(), ids.end(), 0);
   return ids;

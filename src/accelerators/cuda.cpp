@@ -1,6 +1,7 @@
 #include "lightning/accelerators/cuda.h"
 
 #include "lightning/utilities/errors.h"
+#include "utilities/numbers.h"
 
 #include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <torch/cuda.h>
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <numeric>
 #include <set>
 
@@ -92,13 +94,16 @@ std::vector<int64_t> CUDAAccelerator::parse_devices(const Devices& devices) cons
     } else if (!digits_and_commas) {
       throw invalid("not a number, a list of numbers, \"auto\" or \"-1\"");
     } else if (spec.find(',') == std::string::npos) {
-      const int64_t n = std::stoll(spec);
+      const int64_t n = lightning::detail::parse_integer<int64_t>(spec).value_or(std::numeric_limits<int64_t>::max());
       if (n == 0) throw invalid("it selects no GPU");
       ids = first(n);  // Lightning: a string of one number is a count, not an index
     } else {
       for (size_t start = 0; start <= spec.size();) {
         const size_t comma = std::min(spec.find(',', start), spec.size());
-        if (comma > start) ids.push_back(std::stoll(spec.substr(start, comma - start)));
+        if (comma > start) {
+          const auto id = lightning::detail::parse_integer<int64_t>(std::string_view(spec).substr(start, comma - start));
+          ids.push_back(id.value_or(std::numeric_limits<int64_t>::max()));  // past int64: an index not here
+        }
         start = comma + 1;
       }
     }

@@ -1,6 +1,7 @@
 #include "cli/trainer_flags.h"
 
 #include "cli/classes.h"
+#include "utilities/numbers.h"
 #include "lightning/callbacks/callback.h"
 #include "lightning/callbacks/registry.h"
 #include "lightning/cli/registries.h"
@@ -195,8 +196,8 @@ std::vector<TrainerFlag> make_flags() {
                "64, 32, 16, '64-true', '32-true', '16-mixed', 'bf16-mixed', '16-true' or 'bf16-true'", Form::Value,
                [](const TrainerOptions& o) {
                  const std::string& p = o.precision.value;
-                 bool digits = !p.empty() && std::all_of(p.begin(), p.end(), ::isdigit);
-                 return digits ? Value(static_cast<int64_t>(std::stoll(p))) : Value(p);
+                 const auto bits = lightning::detail::parse_integer<int64_t>(p);
+                 return bits && std::all_of(p.begin(), p.end(), ::isdigit) ? Value(*bits) : Value(p);
                },
                [](TrainerOptions& o, const Value& v, const std::string& key) {
                  if (v.is_int())

@@ -1,10 +1,14 @@
 #include "cli/values.h"
 
+#include "utilities/numbers.h"
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <charconv>
 #include <cmath>
@@ -151,6 +155,9 @@ namespace {
 
 // --- YAML in ---------------------------------------------------------------------------------
 
+// Python's float(): out of range is inf or 0, not an error (std::stod throws there).
+double to_double(const std::string& s) { return std::strtod(s.c_str(), nullptr); }
+
 // YAML 1.2's core schema for a plain scalar.
 Value resolve_plain(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return Value();
@@ -160,15 +167,17 @@ Value resolve_plain(const std::string& s) {
       number(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)"), infinity(R"([-+]?\.(inf|Inf|INF))"),
       nan(R"(\.(nan|NaN|NAN))");
   if (std::regex_match(s, decimal)) {
-    int64_t out = 0;
-    const char* begin = s.data() + (s[0] == '+' ? 1 : 0);
-    auto [end, ec] = std::from_chars(begin, s.data() + s.size(), out);
-    if (ec == std::errc() && end == s.data() + s.size()) return Value(out);
-    return Value(std::stod(s));  // beyond int64: a float, as PyYAML's ints become floats in C++
+    if (auto out = lightning::detail::parse_integer<int64_t>(s)) return Value(*out);
+    return Value(to_double(s));  // beyond int64: a float, as PyYAML's ints become floats in C++
   }
-  if (std::regex_match(s, octal)) return Value(static_cast<int64_t>(std::stoll(s.substr(2), nullptr, 8)));
-  if (std::regex_match(s, hexadecimal)) return Value(static_cast<int64_t>(std::stoll(s.substr(2), nullptr, 16)));
-  if (std::regex_match(s, number)) return Value(std::stod(s));
+  for (const auto& [pattern, base] : {std::pair{&octal, 8}, std::pair{&hexadecimal, 16}})
+    if (std::regex_match(s, *pattern)) {
+      if (auto out = lightning::detail::parse_integer<int64_t>(std::string_view(s).substr(2), base)) return Value(*out);
+      double big = 0;  // beyond int64, likewise a float
+      for (char c : s.substr(2)) big = big * base + (std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(c) - 'a' + 10);
+      return Value(big);
+    }
+  if (std::regex_match(s, number)) return Value(to_double(s));
   if (std::regex_match(s, infinity))
     return Value(s[0] == '-' ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity());
   if (std::regex_match(s, nan)) return Value(std::numeric_limits<double>::quiet_NaN());

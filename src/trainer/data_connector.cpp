@@ -9,6 +9,10 @@
 #include "lightning/data/sampler.h"
 #include "lightning/strategies/parallel.h"
 #include "trainer/resolved_options.h"
+#include "lightning/utilities/errors.h"
+#include "utilities/numbers.h"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -27,10 +31,14 @@ DataLoader distributed_loader(const DataLoader& loader, RunningStage stage, cons
   if (!loader.dataset() || dynamic_cast<const DistributedSampler*>(loader.sampler().get())) return loader;
   const bool shuffle = (stage == RunningStage::Training || loader.options().shuffle) && !overfit;
   const auto* seed_env = std::getenv("PL_GLOBAL_SEED");
+  const auto seed = seed_env ? lightning::detail::parse_integer<uint64_t>(seed_env) : std::optional<uint64_t>(0);
+  if (!seed)
+    throw MisconfigurationException(fmt::format(
+        "PL_GLOBAL_SEED='{}' is invalid for the sampler's seed; accepted: an integer in [0, 2^64)", seed_env));
   const DistributedSampler::Options options{.num_replicas = strategy.world_size(),
                                             .rank = strategy.global_rank(),
                                             .shuffle = shuffle,
-                                            .seed = seed_env ? std::stoull(seed_env) : 0};
+                                            .seed = *seed};
   const auto& user = loader.sampler();
   std::shared_ptr<const Sampler> sampler;
   if (stage == RunningStage::Predicting) {

@@ -24,7 +24,7 @@ std::string BatchLimit::str() const {
 
 std::chrono::duration<double> MaxTime::seconds() const {
   constexpr const char* accepted =
-      "accepted: a string \"DD:HH:MM:SS\", a std::chrono duration, or a map with keys "
+      "accepted: a string \"DD:HH:MM:SS\" (up to 9 digits a field), a std::chrono duration, or a map with keys "
       "days/hours/minutes/seconds and non-negative values";
   if (auto* d = std::get_if<std::chrono::duration<double>>(&value)) {
     if (d->count() < 0)
@@ -32,7 +32,8 @@ std::chrono::duration<double> MaxTime::seconds() const {
     return *d;
   }
   if (auto* s = std::get_if<std::string>(&value)) {
-    static const std::regex pattern(R"(^(\d+):(\d+):(\d+):(\d+)$)");
+    // Up to 9 digits a field (Python's timedelta stops at 999999999 days), so stod never overflows.
+    static const std::regex pattern(R"(^(\d{1,9}):(\d{1,9}):(\d{1,9}):(\d{1,9})$)");
     std::smatch m;
     if (!std::regex_match(*s, m, pattern))
       throw MisconfigurationException(fmt::format("max_time=\"{}\" is invalid; {}", *s, accepted));

@@ -32,10 +32,12 @@ TEST(Accelerators, CPUDevicesAreACountOfProcesses) {
   EXPECT_EQ(cpu.parse_devices(-1), ids({0}));
   EXPECT_EQ(cpu.parse_devices("-1"), ids({0}));
   EXPECT_EQ(cpu.get_parallel_devices(2), (std::vector<torch::Device>(2, torch::kCPU)));
-  for (const Devices& bad : {Devices(0), Devices(-2), Devices("abc"), Devices("0,1"), Devices(std::vector<int>{0})}) {
+  // The last three were found by fuzz/flag_strings_fuzzer: a vector of 10^10 ids, std::stoll's out_of_range.
+  for (const Devices& bad : {Devices(0), Devices(-2), Devices("abc"), Devices("0,1"), Devices(std::vector<int>{0}),
+                             Devices("6488888888"), Devices(4097), Devices("99999999999999999999999")}) {
     auto err = error_of([&] { cpu.parse_devices(bad); });
     EXPECT_TRUE(contains(err, "devices=" + bad.str() + " is invalid with the CPUAccelerator")) << err;
-    EXPECT_TRUE(contains(err, "accepted: an int > 0")) << err;
+    EXPECT_TRUE(contains(err, "accepted: an int in [1, 4096]")) << err;
   }
   EXPECT_TRUE(cpu.is_available());
   EXPECT_EQ(cpu.auto_device_count(), 1);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <memory>
 
 namespace lightning {
 namespace {
@@ -129,10 +130,23 @@ torch::Tensor read_idx_file(const std::string& path) {
   }
   const uint64_t expected = header_bytes + data_bytes;
 
-  auto out = torch::empty(shape, torch::kUInt8);
-  got += read_bytes(gz, path, out.data_ptr<uint8_t>(), data_bytes);
+  // The header's sizes are only the file's claim: memory grows with the data actually there, so
+  // that a corrupt header cannot make a 20-byte file allocate a terabyte.
+  auto bytes = std::make_unique<std::vector<uint8_t>>();
+  constexpr uint64_t kChunk = uint64_t{16} << 20;
+  while (bytes->size() < data_bytes) {
+    const uint64_t before = bytes->size();
+    const uint64_t want = std::min(kChunk, data_bytes - before);
+    bytes->resize(before + want);
+    const uint64_t read = read_bytes(gz, path, bytes->data() + before, want);
+    got += read;
+    if (read < want) break;
+  }
   if (got < expected)
     fail(path, fmt::format("truncated: expected {} bytes, got {}", expected, got));
+  if (data_bytes == 0) return torch::empty(shape, torch::kUInt8);  // from_blob would never free `bytes`
+  std::vector<uint8_t>* owned = bytes.release();
+  auto out = torch::from_blob(owned->data(), shape, [owned](void*) { delete owned; }, torch::kUInt8);
   const uint64_t extra = count_rest(gz, path);
   if (extra > 0)
     fail(path, fmt::format("malformed: expected {} bytes for the shape in the header, got {}",
