@@ -1,11 +1,10 @@
 #include "lightning/callbacks/registry.h"
 
 #include "lightning/callbacks/callbacks.h"
+#include "lightning/trainer/options.h"
 #include "lightning/utilities/errors.h"
 
 #include <fmt/format.h>
-
-#include <regex>
 
 namespace lightning {
 namespace {
@@ -23,12 +22,11 @@ std::optional<std::chrono::duration<double>> duration_arg(const cli::InitArgs& a
   };
   if (v.is_int() || v.is_float()) return v.as_number() >= 0 ? std::chrono::duration<double>(v.as_number()) : fail();
   if (v.is_string()) {
-    // As the max_time flag: up to 9 digits a field, so stod never overflows.
-    static const std::regex pattern(R"(^(\d{1,9}):(\d{1,9}):(\d{1,9}):(\d{1,9})$)");
-    std::smatch m;
-    if (!std::regex_match(v.as_string(), m, pattern)) return fail();
-    return std::chrono::duration<double>(std::stod(m[1]) * 86400 + std::stod(m[2]) * 3600 + std::stod(m[3]) * 60 +
-                                         std::stod(m[4]));
+    try {
+      return MaxTime(v.as_string()).seconds();  // the max_time flag's one "DD:HH:MM:SS" rule
+    } catch (const MisconfigurationException&) {
+      return fail();
+    }
   }
   if (!v.is_map()) return fail();
   double total = 0;

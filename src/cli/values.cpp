@@ -174,7 +174,7 @@ Value resolve_plain(const std::string& s) {
     if (std::regex_match(s, *pattern)) {
       if (auto out = lightning::detail::parse_integer<int64_t>(std::string_view(s).substr(2), base)) return Value(*out);
       double big = 0;  // beyond int64, likewise a float
-      for (char c : s.substr(2)) big = big * base + (std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(c) - 'a' + 10);
+      for (unsigned char c : s.substr(2)) big = big * base + (std::isdigit(c) ? c - '0' : std::tolower(c) - 'a' + 10);
       return Value(big);
     }
   if (std::regex_match(s, number)) return Value(to_double(s));

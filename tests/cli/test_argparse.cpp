@@ -242,6 +242,13 @@ TEST(ArgParse, CallbackErrorsNameTheClassAndArgument) {
   EXPECT_TRUE(contains(e, "none is given before it")) << e;
   e = error_for({"--callbacks", "EarlyStopping", "--callbacks.monitor", "x", "--callbacks.mode", "sideways"});
   EXPECT_TRUE(contains(e, "--callbacks.mode='sideways' is invalid; accepted: one of 'min', 'max'")) << e;
+  // Timer's duration reads "DD:HH:MM:SS" as the max_time flag does, 9 digits a field at most.
+  auto timer = options_of({"--callbacks", "Timer", "--callbacks.duration", "00:01:00:30"});
+  EXPECT_EQ(as<Timer>(timer.callbacks[0])->time_remaining(), 3630.0);
+  for (const char* bad : {"1:xx", "0:0:0:9999999999"}) {
+    e = error_for({"--callbacks", "Timer", "--callbacks.duration", bad});
+    EXPECT_TRUE(contains(e, std::string("Timer(duration='") + bad + "') is invalid; accepted: \"DD:HH:MM:SS\"")) << e;
+  }
 }
 
 TEST(ArgParse, LoggersAndPlugins) {
