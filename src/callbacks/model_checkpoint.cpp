@@ -14,6 +14,7 @@
 #include <iostream>
 #include <limits>
 #include <regex>
+#include <tuple>
 
 namespace lightning {
 namespace {
@@ -198,9 +199,14 @@ void ModelCheckpoint::save_topk_checkpoint(Trainer& trainer, const std::map<std:
 void ModelCheckpoint::save_none_monitor_checkpoint(Trainer& trainer,
                                                    const std::map<std::string, torch::Tensor>& candidates) {
   const auto filepath = checkpoint_path(trainer, candidates, std::nullopt, best_model_path);
-  // The best path is part of the saved state: set it first.
+  // The best path is part of the saved state: set it first (and back if the save fails).
   auto previous = std::exchange(best_model_path, filepath);
-  save_checkpoint(trainer, filepath);
+  try {
+    save_checkpoint(trainer, filepath);
+  } catch (...) {
+    best_model_path = previous;
+    throw;
+  }
   if (options_.save_top_k == 1 && !previous.empty() && previous != filepath) remove_checkpoint(trainer, previous);
 }
 
@@ -229,6 +235,9 @@ bool ModelCheckpoint::check_monitor_top_k(Trainer& trainer, const torch::Tensor&
 void ModelCheckpoint::update_best_and_save(const torch::Tensor& value, Trainer& trainer,
                                            const std::map<std::string, torch::Tensor>& candidates) {
   const int64_t k = options_.save_top_k == -1 ? static_cast<int64_t>(best_k_models.size()) + 1 : options_.save_top_k;
+  // A save that fails (a full disk) changes nothing: the state names only files that exist.
+  auto before = std::make_tuple(best_k_models, kth_best_model_path, kth_value, best_model_path, best_model_score,
+                                current_score);
   std::string del_filepath;
   if (static_cast<int64_t>(best_k_models.size()) == k && k > 0) {
     del_filepath = kth_best_model_path;
@@ -259,7 +268,13 @@ void ModelCheckpoint::update_best_and_save(const torch::Tensor& value, Trainer& 
         "Epoch {}, global step {}: '{}' reached {:.5f} (best {:.5f}), saving model to '{}' as top {}",
         candidates.at("epoch").item<int64_t>(), candidates.at("step").item<int64_t>(), *options_.monitor,
         current.item<double>(), best_model_score.item<double>(), filepath, k));
-  save_checkpoint(trainer, filepath);
+  try {
+    save_checkpoint(trainer, filepath);
+  } catch (...) {
+    std::tie(best_k_models, kth_best_model_path, kth_value, best_model_path, best_model_score, current_score) =
+        std::move(before);
+    throw;
+  }
   // The new file is complete (atomic save) before the one it replaces goes.
   if (!del_filepath.empty() && del_filepath != filepath) remove_checkpoint(trainer, del_filepath);
 }
@@ -268,7 +283,12 @@ void ModelCheckpoint::save_last_checkpoint(Trainer& trainer, const std::map<std:
   if (!options_.save_last) return;
   const auto filepath = checkpoint_path(trainer, candidates, std::string(CHECKPOINT_NAME_LAST), last_model_path);
   auto previous = std::exchange(last_model_path, filepath);
-  save_checkpoint(trainer, filepath);
+  try {
+    save_checkpoint(trainer, filepath);
+  } catch (...) {
+    last_model_path = previous;
+    throw;
+  }
   if (!previous.empty() && previous != filepath) remove_checkpoint(trainer, previous);
 }
 

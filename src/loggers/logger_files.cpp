@@ -71,7 +71,15 @@ int64_t reserve_next_version(const std::string& root, const std::string& who) {
   const bool writer = rank_zero_only_rank() == 0;
   if (writer) make_dirs(root, who);
   int64_t next = 0;
-  if (DIR* dir = ::opendir(root.c_str())) {
+  DIR* dir = ::opendir(root.c_str());
+  // A version chosen without seeing the existing ones would skip or reuse them (Lightning's
+  // listdir raises here too).
+  if (!dir && writer)
+    throw MisconfigurationException(fmt::format("{}: cannot list the log folder '{}' to choose the next version: {}; "
+                                                "accepted: a save_dir where this process may list, create and write "
+                                                "folders",
+                                                who, root, std::strerror(errno)));
+  if (dir) {
     while (const dirent* entry = ::readdir(dir)) {
       const std::string name = entry->d_name;
       if (name.rfind("version_", 0) != 0) continue;
