@@ -1,4 +1,4 @@
-// Faults injected into whole fits (issue 11's acceptance): SIGKILL while checkpoints are saved, a
+// Faults injected into whole fits (issue 17): SIGKILL while checkpoints are saved, a
 // disk that fills up during a save, exceptions in hooks and DataLoader workers, a NaN loss, and
 // corrupt checkpoints or unusable log folders handed to fit. The same faults one function at a
 // time are tested in test_serialization.cpp (SerializationAtomic, SerializationBadInput),
