@@ -91,10 +91,11 @@ void require(bool ok, const std::string& message) {
 ResolvedOptions resolve(const TrainerOptions& o) {
   ResolvedOptions r;
 
-  require(!(o.use_distributed_sampler && o.replace_sampler_ddp && *o.use_distributed_sampler != *o.replace_sampler_ddp),
-          fmt::format("use_distributed_sampler={} and replace_sampler_ddp={} contradict each other; accepted: one of "
-                      "them (replace_sampler_ddp is Lightning 1.x's name of use_distributed_sampler)",
-                      *o.use_distributed_sampler, *o.replace_sampler_ddp));
+  if (o.use_distributed_sampler && o.replace_sampler_ddp)
+    require(*o.use_distributed_sampler == *o.replace_sampler_ddp,
+            fmt::format("use_distributed_sampler={} and replace_sampler_ddp={} contradict each other; accepted: one of "
+                        "them (replace_sampler_ddp is Lightning 1.x's name of use_distributed_sampler)",
+                        *o.use_distributed_sampler, *o.replace_sampler_ddp));
   r.use_distributed_sampler = o.use_distributed_sampler.value_or(o.replace_sampler_ddp.value_or(true));
   r.precision = plugins::resolve_precision(o.precision.value);
 

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <new>
+
 using namespace lightning;
 using namespace lightning::testing;
 
@@ -162,4 +165,20 @@ TEST(Misconfiguration, EveryInvalidFlagValueIsNamed) {
 TEST(Misconfiguration, NothingRunsBeforeTheErrorForBadFlags) {
   // Flags are validated in the constructor: no hook of the model can have run.
   EXPECT_THROW(Trainer({.limit_train_batches = 1.5}), MisconfigurationException);
+}
+
+// Found by command_line_fuzzer under UBSan: the sampler flags' message was formatted from both
+// optionals even when unset, reading whatever bytes their storage held. Options built on memory
+// full of 0x64 (not a bool) make any such read a UBSan report in the asan tree.
+TEST(Misconfiguration, UnsetOptionalFlagsAreNeverRead) {
+  alignas(TrainerOptions) unsigned char storage[sizeof(TrainerOptions)];
+  std::memset(storage, 0x64, sizeof storage);
+  auto* options = new (storage) TrainerOptions{};
+  options->enable_progress_bar = false;
+  options->enable_model_summary = false;
+  options->logger = false;
+  ASSERT_FALSE(options->use_distributed_sampler.has_value());
+  ASSERT_FALSE(options->replace_sampler_ddp.has_value());
+  EXPECT_NO_THROW(Trainer trainer(*options));
+  options->~TrainerOptions();
 }
