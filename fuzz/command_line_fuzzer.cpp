@@ -73,8 +73,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       options.unprefixed_flags = (data[0] & 2) != 0;
       LightningCLI<FuzzModel, FuzzData> cli(args, std::move(options));
     } else {
-      CLI::App app("fuzz");
-      Trainer::add_argparse_args(app);
+      // One parser for every input (CLI11 clears its results at each parse), as a program keeps
+      // one: adding the Trainer's flags anew each time was a fifth of the run.
+      static CLI::App& app = []() -> CLI::App& {
+        static CLI::App a("fuzz");
+        Trainer::add_argparse_args(a);
+        return a;
+      }();
       std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
       app.parse(reversed);
       Trainer::from_argparse_args(app, TrainerOptions{.enable_progress_bar = false});

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 namespace lightning {
@@ -79,6 +80,11 @@ TrainerOptions Trainer::options_from_argparse_args(const CLI::App& app, TrainerO
     f.apply(options, cli::detail::parse_token(value_of(op->results().back(), f), f.form == Form::StringOnly, key), key);
   }
   // Classes and their arguments in command-line order: `--callbacks.monitor` sets the last callback's.
+  // An App parsed before keeps the earlier parses' entries in parse_order() (CLI11 2.3's clear()
+  // resets only the results): of each option's entries, the last results().size() are this parse's.
+  std::map<const CLI::Option*, size_t> stale;
+  for (const CLI::Option* op : app.parse_order()) ++stale[op];
+  for (auto& [op, n] : stale) n -= std::min(n, op->results().size());
   for (const char* flag : {"logger", "callbacks", "plugins"}) {
     const std::string key = std::string("--") + flag, prefix = std::string(flag) + ".";
     cli::Value specs;
@@ -87,6 +93,10 @@ TrainerOptions Trainer::options_from_argparse_args(const CLI::App& app, TrainerO
     for (const CLI::Option* op : app.parse_order()) {
       const std::string name = long_name(op);
       if (name != flag && name.rfind(prefix, 0) != 0) continue;
+      if (stale[op] > 0) {
+        --stale[op];
+        continue;
+      }
       const std::string raw = op->results().at(seen[op]++);
       const std::string token_key = "--" + name;
       if (name == flag) {

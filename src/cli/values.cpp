@@ -336,17 +336,24 @@ std::string yaml_key(const std::string& k) {
 
 bool is_block(const Value& v) { return (v.is_map() && !v.as_map().empty()) || (v.is_list() && !v.as_list().empty()); }
 
+// YAML limits an implicit key ("key: value") to 1024 characters; yaml-cpp rejects longer ones, so
+// a longer key is written in the explicit form ("? key" then ": value"), as PyYAML does for long keys.
+constexpr size_t kImplicitKeyLimit = 1000;
+
 void emit(std::string& out, const Value& v, size_t indent) {
   const std::string pad(indent, ' ');
   if (v.is_map()) {
     for (const auto& [k, e] : v.as_map()) {
-      out += pad + yaml_key(k) + ":";
+      const std::string key = yaml_key(k);
+      const bool explicit_key = key.size() > kImplicitKeyLimit;
+      out += explicit_key ? pad + "? " + key + "\n" + pad + ":" : pad + key + ":";
       if (e.is_map() && is_block(e)) {
         out += "\n";
         emit(out, e, indent + 2);
       } else if (e.is_list() && is_block(e)) {
         out += "\n";
-        emit(out, e, indent);  // PyYAML: a list under a key starts at the key's column
+        // PyYAML: a list under an implicit key starts at the key's column
+        emit(out, e, explicit_key ? indent + 2 : indent);
       } else {
         out += " " + yaml_scalar(e) + "\n";
       }
@@ -498,19 +505,25 @@ Value convert(const Argument& arg, const Value& v, const std::string& key) {
 
 namespace {
 
-size_t edit_distance(const std::string& a, const std::string& b) {
+// Levenshtein distance, or limit + 1 once it is sure to exceed limit: a long mistyped key (or a
+// fuzzer's) against every flag name costs no more than the lengths' difference check.
+size_t edit_distance(const std::string& a, const std::string& b, size_t limit) {
+  if ((a.size() > b.size() ? a.size() - b.size() : b.size() - a.size()) > limit) return limit + 1;
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     size_t diagonal = row[0];
     row[0] = i;
+    size_t row_min = row[0];
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t up = row[j];
       row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
       diagonal = up;
+      row_min = std::min(row_min, row[j]);
     }
+    if (row_min > limit) return limit + 1;  // a row's minimum never decreases further down
   }
-  return row[b.size()];
+  return std::min(row[b.size()], limit + 1);
 }
 
 std::string leaf(const std::string& s) {
@@ -525,7 +538,9 @@ std::vector<std::string> closest(const std::string& name, const std::vector<std:
   const std::string name_leaf = leaf(name);
   const size_t limit = std::max<size_t>(2, name_leaf.size() / 3);
   for (const auto& c : candidates) {
-    size_t d = std::min({edit_distance(name, c), edit_distance(name, leaf(c)), edit_distance(name_leaf, leaf(c))});
+    const std::string c_leaf = leaf(c);
+    size_t d = std::min(
+        {edit_distance(name, c, limit), edit_distance(name, c_leaf, limit), edit_distance(name_leaf, c_leaf, limit)});
     if (d <= limit) scored.emplace_back(d, c);
   }
   std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

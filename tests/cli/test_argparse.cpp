@@ -267,6 +267,25 @@ TEST(ArgParse, LoggersAndPlugins) {
   EXPECT_NE(dynamic_cast<plugins::AsyncCheckpointIO*>(p.plugins[0].get()), nullptr);
 }
 
+// A program may parse one App more than once (a shell, a test); CLI11 2.3 keeps the earlier
+// parses in parse_order(), which read as this parse's classes or threw std::out_of_range
+// (command_line_fuzzer, once its App was reused).
+TEST(ArgParse, AnAppParsedAgainGivesTheLatestParsesClasses) {
+  CLI::App app{"test"};
+  Trainer::add_argparse_args(app);
+  parse(app, {"--callbacks", "EarlyStopping", "--callbacks.monitor", "a", "--callbacks", "Timer"});
+  ASSERT_EQ(Trainer::options_from_argparse_args(app, {}).callbacks.size(), 2u);
+  parse(app, {"--callbacks", "ModelCheckpoint", "--callbacks.monitor", "b"});
+  auto o = Trainer::options_from_argparse_args(app, {});
+  ASSERT_EQ(o.callbacks.size(), 1u);
+  ASSERT_NE(as<ModelCheckpoint>(o.callbacks[0]), nullptr);
+  EXPECT_EQ(as<ModelCheckpoint>(o.callbacks[0])->options().monitor, "b");
+  parse(app, {"--max_epochs", "3"});
+  o = Trainer::options_from_argparse_args(app, {});
+  EXPECT_TRUE(o.callbacks.empty());
+  EXPECT_EQ(o.max_epochs, 3);
+}
+
 TEST(ArgParse, HelpShowsEveryFlagWithItsDefaultAndDoc) {
   CLI::App app{"test"};
   Trainer::add_argparse_args(app);

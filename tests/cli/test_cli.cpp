@@ -1,5 +1,6 @@
 // LightningCLI: subcommands, config files, --print_config round trips, SaveConfigCallback,
 // --model.* / --data.* arguments, callbacks by class name, the errors and their messages.
+#include "cli/values.h"
 #include "helpers/boring_model.h"
 #include "helpers/errors.h"
 
@@ -514,6 +515,27 @@ TEST(CLI, YamlErrorsNameTheFileLineAndClosestKeys) {
       << e;
   e = cli_error({"fit", "--config", dir.file("missing.yaml")}, quiet_cli(dir));
   EXPECT_TRUE(contains(e, "config file '" + dir.file("missing.yaml") + "' cannot be read")) << e;
+}
+
+// fuzz/corpus/yaml_config/found_long_quoted_key: a key whose written form passes YAML's 1024-character
+// limit on implicit keys was written as "key: value", which yaml-cpp does not read back.
+TEST(CLI, YamlKeysLongerThanYamlsImplicitLimitRoundTrip) {
+  using namespace cli::detail;
+  const std::string control(300, '\x13');  // written as 300 "\x13" escapes: 1,202 characters
+  const std::string plain(1100, 'k');
+  cli::Value tree(cli::Value::Map{});
+  tree[control] = cli::Value(int64_t{0});
+  tree[plain]["lr"] = cli::Value(0.5);
+  tree["short"] = cli::Value(cli::Value::List{cli::Value(int64_t{1}), cli::Value(int64_t{2})});
+  tree[plain + "list"] = cli::Value(cli::Value::List{cli::Value("a"), cli::Value("b")});
+  const std::string text = to_yaml(tree);
+  EXPECT_EQ(text.rfind("? \"\\x13\\x13", 0), 0u) << text.substr(0, 40);
+  EXPECT_TRUE(contains(text, "\n: 0\n? " + plain + "\n:\n  lr: 0.5\nshort:\n- 1\n- 2\n? " + plain +
+                                 "list\n:\n  - a\n  - b\n"))
+      << text;
+  const cli::Value back = parse_yaml(text, "round-trip");
+  EXPECT_TRUE(back == tree);
+  EXPECT_EQ(to_yaml(back), text);
 }
 
 namespace {

@@ -211,7 +211,7 @@ TEST(Faults, UnwritableDefaultRootDirFailsBeforeTheFirstStepWithoutALogger) {
       return BoringModel::training_step(b, i);
     }
   };
-  for (const std::string root : {dir.file("a_file"), dir.file("a_file/runs")}) {
+  for (const std::string& root : {dir.file("a_file"), dir.file("a_file/runs")}) {
     auto model = std::make_shared<Counting>();
     Trainer trainer(quiet({.max_epochs = 1, .limit_val_batches = 0, .default_root_dir = root}));
     const auto message = error_of([&] { trainer.fit(model); });

@@ -5,6 +5,7 @@
 #include "helpers/errors.h"
 
 #include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/utils/clip_grad.h>
 
 #include <gtest/gtest.h>

@@ -4,6 +4,7 @@
 #include "helpers/errors.h"
 
 #include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/optim/adam.h>
 
