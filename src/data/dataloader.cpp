@@ -98,12 +98,13 @@ struct ThreadedMapSource final : BatchSource {
   ThreadedMapSource(MapFetcher f, size_t num_workers, size_t capacity_, size_t first)
       : fetcher(std::move(f)), capacity(capacity_), slots(capacity_), consumed(first) {
     const size_t n = num_workers;
+    const uint64_t base_seed = detail::worker_base_seed();
     try {
       for (size_t w = 0; w < n; ++w) {
         const size_t k0 = first + (w + n - first % n) % n;  // w's first batch at or after `first`
         if (k0 >= fetcher.num_batches) continue;
-        workers.emplace_back([this, w, n, k0] {
-          detail::set_worker_info(static_cast<int64_t>(w), static_cast<int64_t>(n));
+        workers.emplace_back([this, w, n, k0, base_seed] {
+          detail::set_worker_info(static_cast<int64_t>(w), static_cast<int64_t>(n), base_seed);
           work(k0, n);
         });
       }
@@ -232,8 +233,8 @@ struct ThreadedIterableSource final : BatchSource {
 
   ThreadedIterableSource(IterableFetcher f, size_t capacity_)
       : fetcher(std::move(f)), capacity(capacity_) {
-    producer = std::thread([this] {
-      detail::set_worker_info(0, 1);
+    producer = std::thread([this, base_seed = detail::worker_base_seed()] {
+      detail::set_worker_info(0, 1, base_seed);
       produce();
     });
   }

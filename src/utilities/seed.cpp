@@ -45,8 +45,12 @@ uint64_t seed_everything(uint64_t seed, bool workers) {
   return seed;
 }
 
+uint64_t detail::worker_base_seed() {
+  return seeded ? global_seed.load() : at::detail::getDefaultCPUGenerator().current_seed();
+}
+
 uint64_t worker_seed(int64_t worker_id, int64_t rank) {
-  const uint64_t base = seeded ? global_seed.load() : at::detail::getDefaultCPUGenerator().current_seed();
+  const uint64_t base = detail::worker_base_seed();
   // Lightning's `_generate_seed_sequence`: Knuth's LCG constant, modulo 2^64.
   const uint64_t combined = (base << 32) | (static_cast<uint64_t>(worker_id) << 16) | static_cast<uint64_t>(rank);
   return combined * 6364136223846793005ULL + 1;
@@ -54,9 +58,9 @@ uint64_t worker_seed(int64_t worker_id, int64_t rank) {
 
 std::optional<WorkerInfo> get_worker_info() { return current_worker; }
 
-void detail::set_worker_info(int64_t id, int64_t num_workers) {
-  const uint64_t base = seeded ? global_seed.load() : at::detail::getDefaultCPUGenerator().current_seed();
-  current_worker = WorkerInfo{id, num_workers, seed_workers ? worker_seed(id) : base + static_cast<uint64_t>(id)};
+void detail::set_worker_info(int64_t id, int64_t num_workers, uint64_t base_seed) {
+  current_worker =
+      WorkerInfo{id, num_workers, seed_workers ? worker_seed(id) : base_seed + static_cast<uint64_t>(id)};
   current_generator = at::make_generator<at::CPUGeneratorImpl>(current_worker->seed);
 }
 

@@ -44,8 +44,12 @@ std::optional<WorkerInfo> get_worker_info();
 at::Generator worker_generator();
 
 namespace detail {
-/// Called by DataLoader worker threads when they start.
-void set_worker_info(int64_t id, int64_t num_workers);
+/// The seed workers start from: the global seed, else the default CPU generator's. Read on the
+/// thread that starts the workers, which hands it to each (the generator is LibTorch's lazily made
+/// global, which worker threads should not be the first to touch).
+uint64_t worker_base_seed();
+/// Called by DataLoader worker threads when they start, with `worker_base_seed()` from their parent.
+void set_worker_info(int64_t id, int64_t num_workers, uint64_t base_seed);
 /// Called by a worker thread before it fetches batch `batch` of epoch `epoch`.
 void seed_worker_batch(uint64_t epoch, uint64_t batch);
 }  // namespace detail
