@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -73,13 +74,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       options.unprefixed_flags = (data[0] & 2) != 0;
       LightningCLI<FuzzModel, FuzzData> cli(args, std::move(options));
     } else {
-      // One parser for every input (CLI11 clears its results at each parse), as a program keeps
-      // one: adding the Trainer's flags anew each time was a fifth of the run.
-      static CLI::App& app = []() -> CLI::App& {
-        static CLI::App a("fuzz");
-        Trainer::add_argparse_args(a);
-        return a;
-      }();
+      // One parser for many inputs (CLI11 clears its results at each parse), as a program that
+      // parses more than once keeps one: adding the Trainer's flags was a fifth of each input.
+      // CLI11 2.3 never clears parse_order(), which options_from_argparse_args reads in full, so
+      // the App is made anew once its history is long.
+      static std::unique_ptr<CLI::App> app_ptr;
+      if (!app_ptr || app_ptr->parse_order().size() > 1000) {
+        app_ptr = std::make_unique<CLI::App>("fuzz");
+        Trainer::add_argparse_args(*app_ptr);
+      }
+      CLI::App& app = *app_ptr;
       std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes them last first
       app.parse(reversed);
       Trainer::from_argparse_args(app, TrainerOptions{.enable_progress_bar = false});

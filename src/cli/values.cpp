@@ -184,8 +184,26 @@ Value resolve_plain(const std::string& s) {
   return Value(s);
 }
 
-Value from_node(const YAML::Node& node, const std::string& file) {
+// Aliases make a YAML document a graph: one that reaches its own anchor would recurse forever,
+// and aliases of aliases can expand a few lines into billions of values. Both are refused as
+// errors at the alias, before the stack or the memory runs out.
+struct NodeWalk {
+  const std::string& file;
+  std::vector<YAML::Node> path;  // the nodes from the root down to the one being read
+  size_t values = 0;
+};
+constexpr size_t kMaxYamlValues = 100'000;  // a config holds hundreds
+
+Value from_node(const YAML::Node& node, NodeWalk& walk) {
+  for (const auto& ancestor : walk.path)
+    if (ancestor.is(node))
+      throw YAML::Exception(node.Mark(), "an alias refers to a node that contains it (a recursive alias)");
+  if (++walk.values > kMaxYamlValues)
+    throw YAML::Exception(node.Mark(), fmt::format("the document expands to more than {} values through its aliases",
+                                                   kMaxYamlValues));
+  const std::string& file = walk.file;
   Value out;
+  walk.path.push_back(node);
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -201,7 +219,7 @@ Value from_node(const YAML::Node& node, const std::string& file) {
     }
     case YAML::NodeType::Sequence: {
       Value::List list;
-      for (const auto& e : node) list.push_back(from_node(e, file));
+      for (const auto& e : node) list.push_back(from_node(e, walk));
       out = Value(std::move(list));
       break;
     }
@@ -209,7 +227,7 @@ Value from_node(const YAML::Node& node, const std::string& file) {
       Value::Map map;
       for (const auto& e : node) {
         std::string key = e.first.IsScalar() ? e.first.Scalar() : YAML::Dump(e.first);
-        Value v = from_node(e.second, file);
+        Value v = from_node(e.second, walk);
         if (v.origin.empty() && !file.empty()) v.origin = fmt::format("{}:{}", file, e.first.Mark().line + 1);
         // A later duplicate key wins, as PyYAML's.
         auto it = std::find_if(map.begin(), map.end(), [&](const auto& kv) { return kv.first == key; });
@@ -222,15 +240,21 @@ Value from_node(const YAML::Node& node, const std::string& file) {
       break;
     }
   }
+  walk.path.pop_back();
   if (!file.empty() && !node.Mark().is_null()) out.origin = fmt::format("{}:{}", file, node.Mark().line + 1);
   return out;
+}
+
+Value from_document(const YAML::Node& root, const std::string& file) {
+  NodeWalk walk{file, {}};
+  return from_node(root, walk);
 }
 
 }  // namespace
 
 Value parse_yaml(const std::string& text, const std::string& origin) {
   try {
-    return from_node(YAML::Load(text), "");
+    return from_document(YAML::Load(text), "");
   } catch (const YAML::Exception& e) {
     throw MisconfigurationException(fmt::format("{}={} is invalid: not YAML ({}, column {}); accepted: a YAML value",
                                                 origin, Value(text).str(), e.msg, e.mark.column + 1));
@@ -246,10 +270,11 @@ Value load_yaml_file(const std::string& path) {
   text << in.rdbuf();
   Value tree;
   try {
-    tree = from_node(YAML::Load(text.str()), path);
+    tree = from_document(YAML::Load(text.str()), path);
   } catch (const YAML::Exception& e) {
-    throw MisconfigurationException(fmt::format("{}:{}:{}: YAML syntax error: {}; accepted: a YAML mapping", path,
-                                                e.mark.line + 1, e.mark.column + 1, e.msg));
+    const bool syntax = dynamic_cast<const YAML::ParserException*>(&e) != nullptr;
+    throw MisconfigurationException(fmt::format("{}:{}:{}: {}: {}; accepted: a YAML mapping", path, e.mark.line + 1,
+                                                e.mark.column + 1, syntax ? "YAML syntax error" : "YAML error", e.msg));
   }
   if (tree.is_null()) return Value(Value::Map{});  // an empty file sets nothing
   if (!tree.is_map())

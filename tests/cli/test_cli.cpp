@@ -538,6 +538,33 @@ TEST(CLI, YamlKeysLongerThanYamlsImplicitLimitRoundTrip) {
   EXPECT_EQ(to_yaml(back), text);
 }
 
+// fuzz/corpus/yaml_config/found_recursive_alias: an alias inside the node it names made the
+// reader recurse until the stack ran out; aliases of aliases could expand without bound.
+TEST(CLI, YamlAliasesThatRecurseOrExplodeAreErrorsNamingTheLine) {
+  using namespace cli::detail;
+  TempDir dir;
+  auto loop = write(dir, "loop.yaml", "trainer:\n  max_epochs: 3\nmodel: &m\n  inner: *m\n");
+  auto e = error_of([&] { load_yaml_file(loop); });
+  EXPECT_EQ(e, loop + ":3:8: YAML error: an alias refers to a node that contains it (a recursive alias); "
+                      "accepted: a YAML mapping");
+  e = error_of([&] { parse_yaml("&a [1, *a]", "--model.widths"); });
+  EXPECT_TRUE(contains(e, "--model.widths='&a [1, *a]' is invalid: not YAML (an alias refers to a node that "
+                          "contains it (a recursive alias)"))
+      << e;
+  // Ten levels of ten aliases each: 10^10 values if expanded (the limit is 100,000).
+  std::string laughs = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 10; ++i) {
+    laughs += fmt::format("l{}: &l{} [", i, i);
+    for (int j = 0; j < 10; ++j) laughs += fmt::format("{}*l{}", j ? ", " : "", i - 1);
+    laughs += "]\n";
+  }
+  e = error_of([&] { load_yaml_file(write(dir, "laughs.yaml", laughs)); });
+  EXPECT_TRUE(contains(e, "YAML error: the document expands to more than 100000 values through its aliases")) << e;
+  // An alias to a node outside itself is fine, however often it is used.
+  auto shared = parse_yaml("base: &b {lr: 0.1}\nx: *b\ny: [*b, *b]\n", "t");
+  EXPECT_EQ(shared["y"].as_list().at(1).find("lr")->as_number(), 0.1);
+}
+
 namespace {
 
 struct TinyA : BoringModel {
