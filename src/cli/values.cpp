@@ -226,7 +226,9 @@ Value from_node(const YAML::Node& node, NodeWalk& walk) {
     case YAML::NodeType::Map: {
       Value::Map map;
       for (const auto& e : node) {
-        std::string key = e.first.IsScalar() ? e.first.Scalar() : YAML::Dump(e.first);
+        // A null key (`~:`, `null:`, a tagged null) is "null", which to_yaml writes as a null again;
+        // yaml-cpp's Dump would spell one "~" and another "null".
+        std::string key = e.first.IsScalar() ? e.first.Scalar() : e.first.IsNull() ? "null" : YAML::Dump(e.first);
         Value v = from_node(e.second, walk);
         if (v.origin.empty() && !file.empty()) v.origin = fmt::format("{}:{}", file, e.first.Mark().line + 1);
         // A later duplicate key wins, as PyYAML's.

@@ -565,6 +565,15 @@ TEST(CLI, YamlAliasesThatRecurseOrExplodeAreErrorsNamingTheLine) {
   EXPECT_EQ(shared["y"].as_list().at(1).find("lr")->as_number(), 0.1);
 }
 
+// fuzz/corpus/yaml_config/found_tagged_null: what to_yaml writes reads back as the same tree.
+TEST(CLI, YamlRoundTripsTaggedScalars) {
+  using namespace cli::detail;
+  for (const std::string text : {"false:\n!b null", "a: !b null", "a: !!str 1", "a: !x 1"}) {
+    const std::string once = to_yaml(parse_yaml(text, "t"));
+    EXPECT_EQ(to_yaml(parse_yaml(once, "t")), once) << text;
+  }
+}
+
 namespace {
 
 struct TinyA : BoringModel {
