@@ -226,8 +226,8 @@ Value from_node(const YAML::Node& node, NodeWalk& walk) {
     case YAML::NodeType::Map: {
       Value::Map map;
       for (const auto& e : node) {
-        // A null key (`~:`, `null:`, a tagged null) is "null", which to_yaml writes as a null again;
-        // yaml-cpp's Dump would spell one "~" and another "null".
+        // A null key (`~:`, `null:`, a tagged null) is the string "null" (yaml-cpp's Dump would
+        // spell one "~" and another "null"); to_yaml writes it quoted, as the string it now is.
         std::string key = e.first.IsScalar() ? e.first.Scalar() : e.first.IsNull() ? "null" : YAML::Dump(e.first);
         Value v = from_node(e.second, walk);
         if (v.origin.empty() && !file.empty()) v.origin = fmt::format("{}:{}", file, e.first.Mark().line + 1);
@@ -354,12 +354,9 @@ std::string quoted(const std::string& s) {
   return out + "\"";
 }
 
-std::string yaml_key(const std::string& k) {
-  bool simple = !k.empty() && std::all_of(k.begin(), k.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-' || c == '/';
-  });
-  return simple && k[0] != '-' ? k : quoted(k);
-}
+// Keys are strings: one that would read back as something else written plain (`Null`, `true`,
+// `1`) is quoted, as a string value is, so PyYAML and yaml-cpp both read back the same string.
+std::string yaml_key(const std::string& k) { return plain_safe(k) ? k : quoted(k); }
 
 bool is_block(const Value& v) { return (v.is_map() && !v.as_map().empty()) || (v.is_list() && !v.as_list().empty()); }
 

@@ -568,10 +568,14 @@ TEST(CLI, YamlAliasesThatRecurseOrExplodeAreErrorsNamingTheLine) {
 // fuzz/corpus/yaml_config/found_tagged_null: what to_yaml writes reads back as the same tree.
 TEST(CLI, YamlRoundTripsTaggedScalars) {
   using namespace cli::detail;
-  for (const std::string text : {"false:\n!b null", "a: !b null", "a: !!str 1", "a: !x 1"}) {
+  for (const std::string text : {"false:\n!b null", "a: !b null", "a: !!str 1", "a: !x 1", ":\n\t\t\n!b Null"}) {
     const std::string once = to_yaml(parse_yaml(text, "t"));
     EXPECT_EQ(to_yaml(parse_yaml(once, "t")), once) << text;
   }
+  // Keys are strings: the null key and a tagged "Null" are two keys, quoted so that neither reads
+  // back as a null (yaml-cpp and PyYAML read a plain `Null:` as one).
+  EXPECT_EQ(to_yaml(parse_yaml(":\n\t\t\n!b Null", "t")), "'null': null\n'Null': null\n");
+  EXPECT_EQ(to_yaml(parse_yaml("true: 1\n'2': 2\nmax_epochs: 3", "t")), "'true': 1\n'2': 2\nmax_epochs: 3\n");
 }
 
 namespace {
