@@ -81,10 +81,11 @@ TrainerOptions Trainer::options_from_argparse_args(const CLI::App& app, TrainerO
   }
   // Classes and their arguments in command-line order: `--callbacks.monitor` sets the last callback's.
   // An App parsed before keeps the earlier parses' entries in parse_order() (CLI11 2.3's clear()
-  // resets only the results): of each option's entries, the last results().size() are this parse's.
-  std::map<const CLI::Option*, size_t> stale;
-  for (const CLI::Option* op : app.parse_order()) ++stale[op];
-  for (auto& [op, n] : stale) n -= std::min(n, op->results().size());
+  // resets only the results): of each option's entries, the last results().size() are this parse's,
+  // so an entry's place among its option's entries, less the earlier parses' count, is its result.
+  std::map<const CLI::Option*, size_t> earlier;
+  for (const CLI::Option* op : app.parse_order()) ++earlier[op];
+  for (auto& [op, n] : earlier) n -= std::min(n, op->results().size());
   for (const char* flag : {"logger", "callbacks", "plugins"}) {
     const std::string key = std::string("--") + flag, prefix = std::string(flag) + ".";
     cli::Value specs;
@@ -93,11 +94,9 @@ TrainerOptions Trainer::options_from_argparse_args(const CLI::App& app, TrainerO
     for (const CLI::Option* op : app.parse_order()) {
       const std::string name = long_name(op);
       if (name != flag && name.rfind(prefix, 0) != 0) continue;
-      if (stale[op] > 0) {
-        --stale[op];
-        continue;
-      }
-      const std::string raw = op->results().at(seen[op]++);
+      const size_t entry = seen[op]++;
+      if (entry < earlier[op]) continue;
+      const std::string raw = op->results().at(entry - earlier[op]);
       const std::string token_key = "--" + name;
       if (name == flag) {
         cli::Value v = cli::detail::parse_token(raw.empty() ? "true" : raw, false, token_key);
