@@ -49,18 +49,23 @@ uint64_t detail::worker_base_seed() {
   return seeded ? global_seed.load() : at::detail::getDefaultCPUGenerator().current_seed();
 }
 
-uint64_t worker_seed(int64_t worker_id, int64_t rank) {
-  const uint64_t base = detail::worker_base_seed();
-  // Lightning's `_generate_seed_sequence`: Knuth's LCG constant, modulo 2^64.
+namespace {
+// Lightning's `_generate_seed_sequence`: Knuth's LCG constant, modulo 2^64.
+uint64_t seed_sequence(uint64_t base, int64_t worker_id, int64_t rank) {
   const uint64_t combined = (base << 32) | (static_cast<uint64_t>(worker_id) << 16) | static_cast<uint64_t>(rank);
   return combined * 6364136223846793005ULL + 1;
+}
+}  // namespace
+
+uint64_t worker_seed(int64_t worker_id, int64_t rank) {
+  return seed_sequence(detail::worker_base_seed(), worker_id, rank);
 }
 
 std::optional<WorkerInfo> get_worker_info() { return current_worker; }
 
 void detail::set_worker_info(int64_t id, int64_t num_workers, uint64_t base_seed) {
-  current_worker =
-      WorkerInfo{id, num_workers, seed_workers ? worker_seed(id) : base_seed + static_cast<uint64_t>(id)};
+  const uint64_t seed = seed_workers ? seed_sequence(base_seed, id, 0) : base_seed + static_cast<uint64_t>(id);
+  current_worker = WorkerInfo{id, num_workers, seed};
   current_generator = at::make_generator<at::CPUGeneratorImpl>(current_worker->seed);
 }
 

@@ -565,7 +565,8 @@ TEST(CLI, YamlAliasesThatRecurseOrExplodeAreErrorsNamingTheLine) {
   EXPECT_EQ(shared["y"].as_list().at(1).find("lr")->as_number(), 0.1);
 }
 
-// fuzz/corpus/yaml_config/found_tagged_null: what to_yaml writes reads back as the same tree.
+// fuzz/corpus/yaml_config/found_tagged_null and found_empty_and_tagged_null_keys: what to_yaml
+// writes reads back as the same tree.
 TEST(CLI, YamlRoundTripsTaggedScalars) {
   using namespace cli::detail;
   for (const std::string text : {"false:\n!b null", "a: !b null", "a: !!str 1", "a: !x 1", ":\n\t\t\n!b Null"}) {
